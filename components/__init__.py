@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources, one domain package each."""

@@ -1,0 +1,364 @@
+"""The stack settings: one frozen, validated model built from Pulumi config.
+
+Every key under the `mlops-hub` namespace is parsed here before any resource is registered. Bad config
+fails with one line naming the key, the bad value and what is allowed. The scalar keys are also declared in
+Pulumi.yaml (so the real engine checks their types); the per-cloud objects can only be declared here,
+because Pulumi's project schema has no object type.
+"""
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, Self
+
+from pulumi.runtime import config as runtime_config
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.network.aws_network import FLOW_LOG_RETENTION_DAYS, NatGatewayMode
+from stacks.residency import Cloud, Residency, allowed_regions
+
+NAMESPACE = "mlops-hub"
+"""The Pulumi config namespace of this project (its name in Pulumi.yaml)."""
+
+# Values every cloud accepts as a tag or label value (GCP labels are the strictest).
+_LABEL_VALUE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# Node pool names valid on all three clouds (AKS: lowercase alphanumerics, at most 12 characters).
+_POOL_NAME = r"^[a-z][a-z0-9]{0,11}$"
+
+
+class SettingsError(ValueError):
+    """Stack config that cannot be used; the message is one line naming key, value and what is allowed."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class AcceleratorSettings(_Model):
+    """The GPU attached to each node of a pool."""
+
+    type: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    """Accelerator name as the cloud spells it (`nvidia-a10g`, `nvidia-l4`, `nvidia-tesla-a100`...)."""
+    count: Annotated[int, Field(ge=1, le=16)] = 1
+    """GPUs per node."""
+
+
+class NodePoolSettings(_Model):
+    """One Kubernetes node pool (the cluster contract's node-pool spec, as config)."""
+
+    name: Annotated[str, Field(pattern=_POOL_NAME)]
+    """Pool name: lowercase letters and digits, starting with a letter, at most 12 characters."""
+    instance_type: Annotated[str, Field(min_length=1)]
+    """Instance type (AWS), VM size (Azure) or machine type (GCP)."""
+    min_nodes: Annotated[int, Field(ge=0, le=1000)] = 0
+    """Fewest nodes; 0 lets the pool cost nothing when idle."""
+    max_nodes: Annotated[int, Field(ge=1, le=1000)] = 1
+    """Most nodes."""
+    spot: bool = False
+    """Run on spot/preemptible capacity."""
+    accelerator: AcceleratorSettings | None = None
+    """The GPU on each node; None for a CPU pool."""
+    disk_size_gb: Annotated[int, Field(ge=20, le=4096)] = 100
+    """Node OS disk size in GiB."""
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Self:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes}); "
+                "minNodes must be at most maxNodes"
+            )
+        return self
+
+
+def _unique_pool_names(pools: tuple[NodePoolSettings, ...]) -> tuple[NodePoolSettings, ...]:
+    names = [pool.name for pool in pools]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"node pool names must be unique; repeated: {', '.join(duplicates)}")
+    return pools
+
+
+class AwsSettings(_Model):
+    """The `mlops-hub:aws` block."""
+
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+    """AWS region, e.g. `eu-west-1`. Must lie in the stack's residency zone."""
+    vpc_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.0.0.0/16")
+    """VPC CIDR block, a /16 to /22 (split into one public and one private subnet per AZ)."""
+    availability_zone_count: Annotated[int, Field(ge=2, le=6)] = 3
+    """Availability zones the network spans."""
+    nat_gateways: NatGatewayMode = NatGatewayMode.SINGLE
+    """`single` or `per-az` NAT gateways."""
+    flow_log_retention_days: int = 365
+    """Days VPC flow logs are kept; one of CloudWatch's retention periods."""
+    node_pools: tuple[NodePoolSettings, ...] = ()
+    """GPU and CPU node pools for the EKS cluster."""
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr_size(cls, cidr: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not 16 <= cidr.prefixlen <= 22:
+            raise ValueError(f"prefix length /{cidr.prefixlen} is outside /16 to /22")
+        return cidr
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        if days not in FLOW_LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in FLOW_LOG_RETENTION_DAYS)
+            raise ValueError(f"{days} is not a CloudWatch retention period; allowed: {allowed}")
+        return days
+
+    _pools = field_validator("node_pools")(_unique_pool_names)
+
+
+class AzureSettings(_Model):
+    """The `mlops-hub:azure` block."""
+
+    location: Annotated[str, Field(pattern=r"^[a-z0-9]+$")]
+    """Azure location, e.g. `westeurope`. Must lie in the stack's residency zone."""
+    node_pools: tuple[NodePoolSettings, ...] = ()
+    """GPU and CPU node pools for the AKS cluster."""
+
+    _pools = field_validator("node_pools")(_unique_pool_names)
+
+
+class GcpSettings(_Model):
+    """The `mlops-hub:gcp` block."""
+
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    """GCP project id."""
+    region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d+$")]
+    """GCP region, e.g. `europe-west4`. Must lie in the stack's residency zone."""
+    node_pools: tuple[NodePoolSettings, ...] = ()
+    """GPU and CPU node pools for the GKE cluster."""
+
+    _pools = field_validator("node_pools")(_unique_pool_names)
+
+
+class StackSettings(_Model):
+    """Everything one environment is built from."""
+
+    environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    """Environment name; the `environment` tag."""
+    team: Annotated[str, Field(pattern=_LABEL_VALUE)]
+    """Owning team; the `team` tag."""
+    cost_center: Annotated[str, Field(pattern=_LABEL_VALUE)]
+    """Cost center; the `cost-center` tag."""
+    residency: Residency = Residency.ANY
+    """Zone every region must lie in."""
+    clouds: Annotated[tuple[Cloud, ...], Field(min_length=1)]
+    """Clouds this environment deploys to."""
+    aws: AwsSettings | None = None
+    """AWS block; required when `aws` is in `clouds`."""
+    azure: AzureSettings | None = None
+    """Azure block; required when `azure` is in `clouds`."""
+    gcp: GcpSettings | None = None
+    """GCP block; required when `gcp` is in `clouds`."""
+
+    @field_validator("clouds")
+    @classmethod
+    def _unique_clouds(cls, clouds: tuple[Cloud, ...]) -> tuple[Cloud, ...]:
+        repeated = sorted({c.value for c in clouds if clouds.count(c) > 1})
+        if repeated:
+            raise ValueError(f"each cloud may appear once; repeated: {', '.join(repeated)}")
+        return clouds
+
+    @model_validator(mode="after")
+    def _blocks_match_clouds_and_residency(self) -> Self:
+        for cloud in Cloud:
+            block = self.cloud_block(cloud)
+            if cloud in self.clouds and block is None:
+                raise _KeyedError(cloud.value, f"is required because clouds includes {cloud.value}")
+            if cloud not in self.clouds and block is not None:
+                raise _KeyedError(
+                    cloud.value,
+                    f"is set but clouds does not include {cloud.value}; add it or remove the block",
+                )
+            if block is None:
+                continue
+            region_field, region = _region_of(block)
+            allowed = allowed_regions(self.residency, cloud)
+            if allowed is not None and region not in allowed:
+                raise _KeyedError(
+                    f"{cloud.value}.{region_field}",
+                    f"= '{region}' is outside residency zone '{self.residency.value}'; "
+                    f"allowed: {', '.join(sorted(allowed))}",
+                )
+        return self
+
+    def cloud_block(self, cloud: Cloud) -> AwsSettings | AzureSettings | GcpSettings | None:
+        """The settings block of `cloud`, if set."""
+        match cloud:
+            case Cloud.AWS:
+                return self.aws
+            case Cloud.AZURE:
+                return self.azure
+            case Cloud.GCP:
+                return self.gcp
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Cost-attribution tags every taggable resource carries (valid as GCP labels too)."""
+        return {
+            "environment": self.environment,
+            "team": self.team,
+            "cost-center": self.cost_center,
+            "managed-by": "pulumi",
+        }
+
+
+class _KeyedError(ValueError):
+    """A cross-field error that belongs to a specific key rather than to the whole model."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _region_of(block: AwsSettings | AzureSettings | GcpSettings) -> tuple[str, str]:
+    if isinstance(block, AzureSettings):
+        return "location", block.location
+    return "region", block.region
+
+
+# Keys whose Pulumi config value is JSON text (arrays and objects); the rest are plain strings.
+_JSON_KEYS = frozenset({"clouds", "aws", "azure", "gcp"})
+
+
+def parse_settings(config: Mapping[str, str], namespace: str = NAMESPACE) -> StackSettings:
+    """Build the settings from Pulumi config as the SDK holds it (`"<namespace>:<key>"` → string).
+
+    Keys of other namespaces (provider config such as `aws:region`) are ignored.
+
+    Raises:
+        SettingsError: a key is unknown, missing, malformed or out of range.
+    """
+    prefix = f"{namespace}:"
+    known = {field.alias or name: name for name, field in StackSettings.model_fields.items()}
+    data: dict[str, Any] = {}
+    for full_key, text in sorted(config.items()):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key.removeprefix(prefix)
+        if key not in known:
+            raise SettingsError(
+                f"unknown config key {full_key}; allowed: {', '.join(prefix + k for k in known)}"
+            )
+        if key in _JSON_KEYS:
+            try:
+                data[key] = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise SettingsError(
+                    f"{full_key} is not valid JSON ({err.msg} at character {err.pos}); "
+                    f"expected {_expected_shape(key)}"
+                ) from None
+        else:
+            data[key] = text
+    try:
+        return StackSettings.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(_describe(err, namespace)) from None
+
+
+def load_settings() -> StackSettings:
+    """Build the settings from the running Pulumi program's config (offline runner or real CLI)."""
+    return parse_settings(_program_config())
+
+
+def _program_config() -> dict[str, str]:
+    # pulumi.Config can only look keys up one at a time; to reject unknown (misspelt) keys we need them
+    # all. The SDK keeps them in CONFIG (set by runners and tests) or PULUMI_CONFIG (set by the CLI).
+    merged: dict[str, str] = {str(k): str(v) for k, v in runtime_config.get_config_env().items()}
+    merged.update({str(k): str(v) for k, v in runtime_config.CONFIG.get().items()})
+    return merged
+
+
+def _expected_shape(key: str) -> str:
+    if key == "clouds":
+        return 'a list such as ["aws", "gcp"]'
+    blocks: dict[str, type[BaseModel]] = {"aws": AwsSettings, "azure": AzureSettings, "gcp": GcpSettings}
+    block = blocks[key]
+    return "an object with keys " + ", ".join(f.alias or n for n, f in block.model_fields.items())
+
+
+def _describe(err: ValidationError, namespace: str) -> str:
+    """Every validation error of `err` on one line: key path, bad value, what is allowed."""
+    parts = []
+    for detail in err.errors():
+        loc = list(detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        ctx_error = detail.get("ctx", {}).get("error")
+        if isinstance(ctx_error, _KeyedError):
+            loc = [*loc, *ctx_error.key.split(".")]
+            message = str(ctx_error)
+        path = _path(namespace, loc)
+        kind = detail["type"]
+        if kind == "missing":
+            parts.append(f"{path} is required but not set")
+        elif kind == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            parts.append(f"{path} is not a known key; allowed: {', '.join(allowed)}")
+        elif kind in {"model_type", "model_attributes_type", "dict_type"}:
+            parts.append(f"{path} must be an object, got {_show(detail['input'])}")
+        elif isinstance(ctx_error, _KeyedError):
+            parts.append(f"{path} {message}")
+        elif isinstance(detail["input"], dict | list):
+            parts.append(f"{path}: {message}")
+        else:
+            message = message.replace("a valid tuple", "a list")
+            parts.append(f"{path} = {_show(detail['input'])}: {message}")
+    return "; ".join(parts)
+
+
+def _path(namespace: str, loc: list[int | str]) -> str:
+    text = f"{namespace}:"
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += part if index == 0 else f".{part}"
+    return text
+
+
+def _allowed_keys(loc: list[int | str]) -> list[str]:
+    """The keys the model at `loc` accepts (walking StackSettings by alias)."""
+    model: type[BaseModel] = StackSettings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next(f for n, f in model.model_fields.items() if (f.alias or n) == part)
+        nested = _model_in(field.annotation)
+        if nested is None:
+            break
+        model = nested
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,227 @@
+"""Stack settings: every shipped stack parses; every kind of bad config fails with a one-line cause."""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from components.network import NatGatewayMode
+from scripts.hub.offline.engine import ProgramError, ProgramRun, run_program
+from scripts.hub.offline.project import load_project, load_stack_config
+from stacks.residency import Cloud, Residency, region_allowed
+from stacks.settings import SettingsError, StackSettings, parse_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+BASE: dict[str, str] = {
+    "mlops-hub:environment": "dev",
+    "mlops-hub:team": "ml-platform",
+    "mlops-hub:costCenter": "cc-1001",
+    "mlops-hub:residency": "eu",
+    "mlops-hub:clouds": '["aws"]',
+    "mlops-hub:aws": json.dumps(
+        {
+            "region": "eu-west-1",
+            "nodePools": [{"name": "gpu", "instanceType": "g5.xlarge", "minNodes": 0, "maxNodes": 2}],
+        }
+    ),
+}
+
+
+def _with(changes: Mapping[str, str | None]) -> dict[str, str]:
+    config = dict(BASE)
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key)
+        else:
+            config[key] = value
+    return config
+
+
+def _aws(**fields: object) -> str:
+    return json.dumps({"region": "eu-west-1", **fields})
+
+
+def test_base_config_parses_into_frozen_typed_settings() -> None:
+    settings = parse_settings(BASE)
+    assert settings.clouds == (Cloud.AWS,)
+    assert settings.residency is Residency.EU
+    assert settings.aws is not None
+    assert settings.aws.nat_gateways is NatGatewayMode.SINGLE
+    assert settings.aws.node_pools[0].max_nodes == 2
+    assert settings.tags == {
+        "environment": "dev",
+        "team": "ml-platform",
+        "cost-center": "cc-1001",
+        "managed-by": "pulumi",
+    }
+    with pytest.raises(ValueError, match="frozen"):
+        settings.team = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_stacks_parse(stack: str) -> None:
+    project = load_project(REPO_ROOT)
+    settings = parse_settings(load_stack_config(project, stack).values)
+    assert settings.environment == stack
+    expected_clouds = {"dev": {"aws"}, "staging": {"aws", "gcp"}, "prod": {"aws", "azure", "gcp"}}[stack]
+    assert {c.value for c in settings.clouds} == expected_clouds
+
+
+def test_prod_is_eu_resident_on_every_cloud() -> None:
+    settings = parse_settings(load_stack_config(load_project(REPO_ROOT), "prod").values)
+    assert settings.residency is Residency.EU
+    assert settings.aws is not None and settings.azure is not None and settings.gcp is not None
+    assert region_allowed(Residency.EU, Cloud.AWS, settings.aws.region)
+    assert region_allowed(Residency.EU, Cloud.AZURE, settings.azure.location)
+    assert region_allowed(Residency.EU, Cloud.GCP, settings.gcp.region)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param(
+            {"mlops-hub:clouds": '["aws", "ibm"]'},
+            "mlops-hub:clouds[1] = \"ibm\": Input should be 'aws', 'azure' or 'gcp'",
+            id="unknown-cloud",
+        ),
+        pytest.param(
+            {
+                "mlops-hub:aws": _aws(
+                    nodePools=[{"name": "gpu", "instanceType": "g5", "minNodes": 3, "maxNodes": 2}]
+                )
+            },
+            "mlops-hub:aws.nodePools[0]: minNodes (3) is greater than maxNodes (2); minNodes must be at most maxNodes",
+            id="pool-min-above-max",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": json.dumps({"region": "us-east-1"})},
+            "mlops-hub:aws.region = 'us-east-1' is outside residency zone 'eu'; allowed: eu-central-1, "
+            "eu-north-1, eu-south-1, eu-south-2, eu-west-1, eu-west-3",
+            id="region-outside-residency",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": json.dumps({"region": "eu-west-2"})},
+            "mlops-hub:aws.region = 'eu-west-2' is outside residency zone 'eu'",
+            id="london-is-not-eu",
+        ),
+        pytest.param({"mlops-hub:team": None}, "mlops-hub:team is required but not set", id="missing-team"),
+        pytest.param(
+            {"mlops-hub:clouds": '["aws", "gcp"]'},
+            "mlops-hub:gcp is required because clouds includes gcp",
+            id="missing-cloud-block",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": '{"region": '},
+            "mlops-hub:aws is not valid JSON (Expecting value at character 11); expected an object with keys "
+            "region, vpcCidr, availabilityZoneCount, natGateways, flowLogRetentionDays, nodePools",
+            id="malformed-json",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": '"eu-west-1"'},
+            'mlops-hub:aws must be an object, got "eu-west-1"',
+            id="object-expected",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(regoin="x")},
+            "mlops-hub:aws.regoin is not a known key; allowed: region, vpcCidr, availabilityZoneCount, "
+            "natGateways, flowLogRetentionDays, nodePools",
+            id="misspelt-nested-key",
+        ),
+        pytest.param(
+            {
+                "mlops-hub:aws": _aws(
+                    nodePools=[{"name": "gpu", "instanceType": "g5", "accelerator": {"typ": "x"}}]
+                )
+            },
+            "mlops-hub:aws.nodePools[0].accelerator.typ is not a known key; allowed: type, count",
+            id="misspelt-deep-key",
+        ),
+        pytest.param(
+            {"mlops-hub:tem": "x"},
+            "unknown config key mlops-hub:tem; allowed: mlops-hub:environment, mlops-hub:team",
+            id="misspelt-top-key",
+        ),
+        pytest.param(
+            {"mlops-hub:azure": '{"location": "westeurope"}'},
+            "mlops-hub:azure is set but clouds does not include azure; add it or remove the block",
+            id="block-without-cloud",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(vpcCidr="10.0.0.0/8")},
+            'mlops-hub:aws.vpcCidr = "10.0.0.0/8": prefix length /8 is outside /16 to /22',
+            id="cidr-too-large",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(flowLogRetentionDays=100)},
+            "mlops-hub:aws.flowLogRetentionDays = 100: 100 is not a CloudWatch retention period; allowed: 1, 3,",
+            id="retention-not-cloudwatch",
+        ),
+        pytest.param(
+            {"mlops-hub:residency": "mars"},
+            "mlops-hub:residency = \"mars\": Input should be 'eu', 'us' or 'any'",
+            id="unknown-residency",
+        ),
+        pytest.param(
+            {
+                "mlops-hub:aws": _aws(
+                    nodePools=[{"name": "gpu", "instanceType": "a"}, {"name": "gpu", "instanceType": "b"}]
+                )
+            },
+            "mlops-hub:aws.nodePools: node pool names must be unique; repeated: gpu",
+            id="duplicate-pools",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(nodePools=5)},
+            "mlops-hub:aws.nodePools = 5: Input should be a list",
+            id="pools-not-a-list",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(nodePools=[{"name": "GPU-pool", "instanceType": "a"}])},
+            'mlops-hub:aws.nodePools[0].name = "GPU-pool": String should match pattern',
+            id="pool-name-invalid-on-aks",
+        ),
+        pytest.param(
+            {"mlops-hub:clouds": '["aws", "aws"]'},
+            "mlops-hub:clouds: each cloud may appear once; repeated: aws",
+            id="repeated-cloud",
+        ),
+    ],
+)
+def test_bad_config_is_one_line_naming_key_value_and_allowed(
+    changes: Mapping[str, str | None], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with(changes))
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_every_error_is_reported_not_only_the_first() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:team": None, "mlops-hub:costCenter": None}))
+    assert "mlops-hub:team is required" in str(caught.value)
+    assert "mlops-hub:costCenter is required" in str(caught.value)
+
+
+def test_keys_of_other_namespaces_are_left_to_their_owners() -> None:
+    settings = parse_settings(_with({"aws:region": "us-east-1", "gcp:project": "x"}))
+    assert settings.aws is not None and settings.aws.region == "eu-west-1"
+
+
+def test_every_settings_field_is_declared_in_pulumi_yaml_or_is_an_object_block() -> None:
+    declared = {key.split(":", 1)[1] for key in load_project(REPO_ROOT).declarations}
+    fields = {field.alias or name for name, field in StackSettings.model_fields.items()}
+    assert fields - declared == {"aws", "azure", "gcp"}
+    assert declared <= fields
+
+
+def test_bad_config_fails_before_any_resource_is_registered() -> None:
+    project = load_project(REPO_ROOT)
+    config = load_stack_config(project, "dev", ["aws.nodePools[0].minNodes=5"])
+    with pytest.raises(ProgramError) as caught:
+        run_program(ProgramRun(entry=project.entry, project=project.name, stack="dev", config=config.values))
+    assert isinstance(caught.value.cause, SettingsError)
+    assert [r.type for r in caught.value.resources] == ["pulumi:pulumi:Stack"]
