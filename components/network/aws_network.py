@@ -151,6 +151,7 @@ def _tagged(
     extra: Mapping[str, str] | None = None,
 ) -> pulumi.Output[dict[str, str]]:
     """The caller's tags plus `Name` and any role tags of this child."""
+
     def merge(base: Mapping[str, str]) -> dict[str, str]:
         return {**base, **(extra or {}), "Name": name}
 
