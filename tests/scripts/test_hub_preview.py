@@ -265,7 +265,7 @@ def test_declared_type_is_enforced(tmp_path: Path) -> None:
     )
 
 
-def test_console_script_exit_codes() -> None:
+def test_console_script_exit_codes_and_a_single_stderr_line(tmp_path: Path) -> None:
     hub_script = Path(sys.executable).parent / "hub"
     ok = subprocess.run(
         [hub_script, "preview", "dev"], capture_output=True, text=True, check=False, cwd=REPO_ROOT
@@ -274,3 +274,11 @@ def test_console_script_exit_codes() -> None:
     bad = subprocess.run([hub_script, "preview", "qa"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
+    # A failing program leaves futures holding its exception; nothing of them may reach stderr.
+    program = _program(tmp_path, "import pulumi_aws as aws\nfor _ in range(2):\n    aws.s3.Bucket('logs')\n")
+    duplicate = subprocess.run(
+        [hub_script, "preview", "x", "--program", program], capture_output=True, text=True, check=False
+    )
+    assert duplicate.returncode == 2
+    assert duplicate.stderr.splitlines() == [duplicate.stderr.strip()]
+    assert duplicate.stderr.startswith("error: duplicate resource URN")

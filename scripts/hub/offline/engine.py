@@ -356,6 +356,10 @@ def run_function(body: Callable[[], None], run: ProgramRun) -> RunResult:
 def _run_in_context(body: Callable[[], None], run: ProgramRun) -> RunResult:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    loop_errors: list[str] = []
+    # When a program fails, the SDK leaves futures holding the same exception; asyncio would print each
+    # ("Future exception was never retrieved") when they are collected, after our one-line cause.
+    loop.set_exception_handler(lambda _, context: loop_errors.append(str(context.get("exception") or "")))
     engine = RecordingEngine()
     monitor = RecordingMonitor(preview=run.preview, engine=engine)
     settings.configure(
@@ -394,6 +398,9 @@ def _run_in_context(body: Callable[[], None], run: ProgramRun) -> RunResult:
     resources = monitor.resources_in_order()
     stack = next((r for r in resources if r.type == STACK_TYPE), None)
     outputs = stack.outputs if stack is not None and stack.outputs is not None else {}
+    engine.diagnostics.extend(
+        Diagnostic("warning", f"unhandled error in the program: {e}") for e in loop_errors
+    )
     return RunResult(resources=resources, outputs=outputs, diagnostics=engine.diagnostics)
 
 
