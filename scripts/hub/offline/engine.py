@@ -6,10 +6,12 @@ all inside a copied context so nothing leaks between runs. The monitor records e
 engine would see it (parent, dependencies, provider, options, inputs in wire form).
 
 Speed: the SDK spends most of a large program in the garbage collector (every resource leaves thousands
-of tracked objects in reference cycles) and in `wait_for_rpcs`, which drains outputs in many passes.
-With `fast=True` the runner raises the GC threshold while the program runs and drains everything
-outstanding in one pass after the program body returns. Both touch SDK internals: the SDK is pinned
-(pyproject.toml) and tests/scripts/test_offline_engine.py checks that fast and plain runs give the same plan.
+of tracked objects in reference cycles), in `wait_for_rpcs`, which drains outputs in many passes, and,
+for blocking invokes, in padding the event loop's ready queue quadratically (speedups.py). With
+`fast=True` the runner raises the GC threshold while the program runs, drains everything outstanding in
+one pass after the program body returns, and pads only what each blocking call needs. These touch SDK
+internals: the SDK is pinned (pyproject.toml), and tests compare fast and plain plans
+(tests/scripts/test_offline_engine.py, tests/scripts/test_preview_bench.py).
 """
 
 import asyncio
@@ -34,6 +36,7 @@ from pulumi.runtime.proto import engine_pb2, resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
 from scripts.hub.offline.invokes import answer_invoke
+from scripts.hub.offline.speedups import patched_sync_await
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 UNKNOWN_MARK = "[unknown]"
@@ -327,6 +330,9 @@ class ProgramRun:
     secret_keys: frozenset[str] = frozenset()
     preview: bool = True
     fast: bool = True
+    """Raise the GC threshold during the run and drain outstanding work in one pass."""
+    exact_padding: bool = True
+    """With `fast`: pad the event loop only as blocking calls need (speedups.patched_sync_await)."""
     organization: str = "organization"
 
 
@@ -343,13 +349,13 @@ def run_program(run: ProgramRun) -> RunResult:
     def body() -> None:
         runpy.run_path(str(entry), run_name="__main__")
 
-    with _program_environment(workdir, fast=run.fast):
+    with _program_environment(workdir, fast=run.fast, exact_padding=run.exact_padding):
         return contextvars.copy_context().run(_run_in_context, body, run)
 
 
 def run_function(body: Callable[[], None], run: ProgramRun) -> RunResult:
     """Run `body` as the program (tests and benchmarks build resources from plain functions)."""
-    with _program_environment(None, fast=run.fast):
+    with _program_environment(None, fast=run.fast, exact_padding=run.exact_padding):
         return contextvars.copy_context().run(_run_in_context, body, run)
 
 
@@ -428,7 +434,7 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
 
 
 @contextlib.contextmanager
-def _program_environment(workdir: Path | None, *, fast: bool) -> Iterator[None]:
+def _program_environment(workdir: Path | None, *, fast: bool, exact_padding: bool) -> Iterator[None]:
     """cwd, sys.path, modules, GC and env as a program run needs them; all restored afterwards."""
     saved_cwd = Path.cwd()
     saved_path = list(sys.path)
@@ -443,7 +449,9 @@ def _program_environment(workdir: Path | None, *, fast: bool) -> Iterator[None]:
     if fast:
         gc.set_threshold(100_000, 10, 10)
     try:
-        yield
+        # Innermost, so the SDK is restored before the program's modules are forgotten below.
+        with patched_sync_await() if fast and exact_padding else contextlib.nullcontext(False):
+            yield
     finally:
         gc.set_threshold(*saved_threshold)
         os.chdir(saved_cwd)
