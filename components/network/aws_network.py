@@ -53,7 +53,7 @@ class AwsNetworkArgs(TypedDict):
     """Tags added to every taggable child, on top of the provider's default tags."""
 
 
-def subnet_cidrs(cidr_block: str, zone_count: int) -> tuple[list[str], list[str]]:
+def subnet_cidrs(cidr_block: str, zone_count: int, owner: str = "AwsNetwork") -> tuple[list[str], list[str]]:
     """Split a VPC CIDR into `zone_count` private and `zone_count` public subnets.
 
     The VPC is cut in eight: the first `zone_count` eighths are the private subnets (where nodes and pods
@@ -63,11 +63,11 @@ def subnet_cidrs(cidr_block: str, zone_count: int) -> tuple[list[str], list[str]
     try:
         network = ipaddress.IPv4Network(cidr_block)
     except ValueError as err:
-        raise ValueError(f"AwsNetwork: cidr_block {cidr_block!r} is not an IPv4 network ({err})") from None
+        raise ValueError(f"{owner}: cidr_block {cidr_block!r} is not an IPv4 network ({err})") from None
     if not 16 <= network.prefixlen <= 22:
-        raise ValueError(f"AwsNetwork: cidr_block {cidr_block} must be a /16 to /22")
+        raise ValueError(f"{owner}: cidr_block {cidr_block} must be a /16 to /22")
     if not 2 <= zone_count <= 6:
-        raise ValueError(f"AwsNetwork: availability_zone_count {zone_count} must be from 2 to 6")
+        raise ValueError(f"{owner}: availability_zone_count {zone_count} must be from 2 to 6")
     eighths = list(network.subnets(prefixlen_diff=3))
     public_blocks = list(eighths[-1].subnets(prefixlen_diff=3))
     return [str(s) for s in eighths[:zone_count]], [str(s) for s in public_blocks[:zone_count]]
@@ -158,8 +158,13 @@ def _tagged(
     return pulumi.Output.from_input(tags or {}).apply(merge)  # type: ignore[arg-type]
 
 
-def _item(values: Sequence[str], index: int) -> str:
-    return values[index]
+def _zone(names: Sequence[str], index: int, owner: str) -> str:
+    if index >= len(names):
+        raise ValueError(
+            f"{owner}: availability_zone_count is {index + 1} or more but the region has only "
+            f"{len(names)} zones that need no opt-in ({', '.join(names)})"
+        )
+    return names[index]
 
 
 def _service_name(region: str, service: str) -> str:
@@ -186,7 +191,7 @@ class AwsNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         zone_count = args["availability_zone_count"]
-        private_cidrs, public_cidrs = subnet_cidrs(args["cidr_block"], zone_count)
+        private_cidrs, public_cidrs = subnet_cidrs(args["cidr_block"], zone_count, f"AwsNetwork {name}")
         nat_value = args.get("nat_gateways", NatGatewayMode.SINGLE)
         if nat_value not in set(NatGatewayMode):
             allowed = ", ".join(m.value for m in NatGatewayMode)
@@ -208,7 +213,10 @@ class AwsNetwork(pulumi.ComponentResource):
             filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
             opts=invoke,
         )
-        zone_names = [zones.names.apply(functools.partial(_item, index=i)) for i in range(zone_count)]
+        zone_names = [
+            zones.names.apply(functools.partial(_zone, index=i, owner=f"AwsNetwork {name}"))
+            for i in range(zone_count)
+        ]
         region = aws.get_region_output(opts=invoke).region
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke).partition
@@ -227,7 +235,7 @@ class AwsNetwork(pulumi.ComponentResource):
             vpc_id=vpc.id,
             ingress=[],
             egress=[],
-            tags=_tagged(tags, f"{name}-default-sg-locked"),
+            tags=_tagged(tags, f"{name}-default-sg"),
             opts=child,
         )
 
@@ -278,7 +286,7 @@ class AwsNetwork(pulumi.ComponentResource):
         nat_gateways = []
         for i in range(nat_count):
             address = aws.ec2.Eip(
-                f"{name}-nat-eip-{i}", domain="vpc", tags=_tagged(tags, f"{name}-nat-{i}"), opts=child
+                f"{name}-nat-eip-{i}", domain="vpc", tags=_tagged(tags, f"{name}-nat-eip-{i}"), opts=child
             )
             nat_gateways.append(
                 aws.ec2.NatGateway(
@@ -305,13 +313,14 @@ class AwsNetwork(pulumi.ComponentResource):
             )
             private_route_tables.append(table)
 
+        # "-gateway-": an interface endpoint for s3 may be asked for too, and must not collide.
         aws.ec2.VpcEndpoint(
-            f"{name}-s3-endpoint",
+            f"{name}-s3-gateway-endpoint",
             vpc_id=vpc.id,
             service_name=region.apply(functools.partial(_service_name, service="s3")),
             vpc_endpoint_type="Gateway",
             route_table_ids=[t.id for t in private_route_tables],
-            tags=_tagged(tags, f"{name}-s3-endpoint"),
+            tags=_tagged(tags, f"{name}-s3-gateway-endpoint"),
             opts=child,
         )
         endpoint_sg = aws.ec2.SecurityGroup(
@@ -331,15 +340,16 @@ class AwsNetwork(pulumi.ComponentResource):
             opts=child,
         )
         for service in endpoint_services:
+            endpoint_name = f"{name}-{service.replace('.', '-')}-endpoint"
             aws.ec2.VpcEndpoint(
-                f"{name}-{service.replace('.', '-')}-endpoint",
+                endpoint_name,
                 vpc_id=vpc.id,
                 service_name=region.apply(functools.partial(_service_name, service=service)),
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=[s.id for s in private_subnets],
                 security_group_ids=[endpoint_sg.id],
-                tags=_tagged(tags, f"{name}-{service}-endpoint"),
+                tags=_tagged(tags, endpoint_name),
                 opts=child,
             )
 

@@ -124,9 +124,11 @@ def test_runs_after_a_failure_are_clean() -> None:
 
     with pytest.raises(ProgramError):
         run_function(failing, ProgramRun(entry=REPO_ROOT, project="scratch", stack="t"))
-    result = run_function(
-        lambda: aws.s3.Bucket("whole") and None, ProgramRun(entry=REPO_ROOT, project="scratch", stack="t")
-    )
+
+    def whole() -> None:
+        aws.s3.Bucket("whole")
+
+    result = run_function(whole, ProgramRun(entry=REPO_ROOT, project="scratch", stack="t"))
     assert [r.name for r in result.resources] == ["scratch-t", "whole"]
     assert result.diagnostics == []
 
