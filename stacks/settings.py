@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.compute.contract import AddonsSpec, NodePoolSpec, TaintEffect
 from components.network.aws_network import FLOW_LOG_RETENTION_DAYS, NatGatewayMode
 from stacks.residency import Cloud, Residency, allowed_regions
 
@@ -56,6 +57,14 @@ class AcceleratorSettings(_Model):
     """GPUs per node."""
 
 
+class TaintSettings(_Model):
+    """A taint on every node of a pool (GPU pools always get `nvidia.com/gpu=present:NoSchedule`)."""
+
+    key: Annotated[str, Field(min_length=1, max_length=253)]
+    value: Annotated[str, Field(max_length=63)] = ""
+    effect: TaintEffect = TaintEffect.NO_SCHEDULE
+
+
 class NodePoolSettings(_Model):
     """One Kubernetes node pool (the cluster contract's node-pool spec, as config)."""
 
@@ -73,6 +82,26 @@ class NodePoolSettings(_Model):
     """The GPU on each node; None for a CPU pool."""
     disk_size_gb: Annotated[int, Field(ge=20, le=4096)] = 100
     """Node OS disk size in GiB."""
+    taints: tuple[TaintSettings, ...] = ()
+    """Extra taints."""
+    labels: dict[str, Annotated[str, Field(max_length=63)]] = Field(default_factory=dict)
+    """Extra node labels."""
+
+    def to_spec(self) -> NodePoolSpec:
+        """The pool as the cluster contract's NodePoolSpec."""
+        spec: NodePoolSpec = {
+            "name": self.name,
+            "instance_type": self.instance_type,
+            "min_nodes": self.min_nodes,
+            "max_nodes": self.max_nodes,
+            "spot": self.spot,
+            "disk_size_gb": self.disk_size_gb,
+            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.taints],
+            "labels": dict(self.labels),
+        }
+        if self.accelerator is not None:
+            spec["accelerator"] = {"type": self.accelerator.type, "count": self.accelerator.count}
+        return spec
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> Self:
@@ -92,7 +121,57 @@ def _unique_pool_names(pools: tuple[NodePoolSettings, ...]) -> tuple[NodePoolSet
     return pools
 
 
-class AwsSettings(_Model):
+class AddonSettings(_Model):
+    """Cluster add-ons to install; all on unless switched off."""
+
+    gpu_operator: bool = True
+    """NVIDIA GPU operator (EKS, AKS; GKE manages drivers itself)."""
+    dcgm_exporter: bool = True
+    """dcgm-exporter with GPU health counters."""
+    autoscaler: bool = True
+    """Scale GPU pools to and from zero (Karpenter on EKS, the managed autoscaler elsewhere)."""
+    kuberay: bool = True
+    """KubeRay operator."""
+    opencost: bool = True
+    """OpenCost."""
+
+    def to_spec(self) -> AddonsSpec:
+        """The add-ons as the cluster contract's AddonsSpec."""
+        return {
+            "gpu_operator": self.gpu_operator,
+            "dcgm_exporter": self.dcgm_exporter,
+            "autoscaler": self.autoscaler,
+            "kuberay": self.kuberay,
+            "opencost": self.opencost,
+        }
+
+
+class _ClusterBlock(_Model):
+    """What every cloud block has: the GPU cluster's settings."""
+
+    kubernetes_version: Annotated[str, Field(pattern=r"^1\.\d{2}$")] = "1.34"
+    """Kubernetes minor version, e.g. `1.34`."""
+    authorized_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    """CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private."""
+    addons: AddonSettings = AddonSettings()
+    """Cluster add-ons."""
+    node_pools: tuple[NodePoolSettings, ...] = ()
+    """GPU and CPU node pools (the cluster's system pool is separate and built in)."""
+
+    @field_validator("authorized_cidrs")
+    @classmethod
+    def _no_open_cidr(cls, cidrs: tuple[ipaddress.IPv4Network, ...]) -> tuple[ipaddress.IPv4Network, ...]:
+        for cidr in cidrs:
+            if cidr.prefixlen == 0:
+                raise ValueError(
+                    f"{cidr} would open the API endpoint to the internet; list the CIDRs that need it"
+                )
+        return cidrs
+
+    _pools = field_validator("node_pools")(_unique_pool_names)
+
+
+class AwsSettings(_ClusterBlock):
     """The `mlops-hub:aws` block."""
 
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
@@ -105,8 +184,8 @@ class AwsSettings(_Model):
     """`single` or `per-az` NAT gateways."""
     flow_log_retention_days: int = 365
     """Days VPC flow logs are kept; one of CloudWatch's retention periods."""
-    node_pools: tuple[NodePoolSettings, ...] = ()
-    """GPU and CPU node pools for the EKS cluster."""
+    admin_role_arns: tuple[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")], ...] = ()
+    """IAM roles granted cluster admin through EKS access entries (no one else is)."""
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -123,31 +202,33 @@ class AwsSettings(_Model):
             raise ValueError(f"{days} is not a CloudWatch retention period; allowed: {allowed}")
         return days
 
-    _pools = field_validator("node_pools")(_unique_pool_names)
 
-
-class AzureSettings(_Model):
+class AzureSettings(_ClusterBlock):
     """The `mlops-hub:azure` block."""
 
     location: Annotated[str, Field(pattern=r"^[a-z0-9]+$")]
     """Azure location, e.g. `westeurope`. Must lie in the stack's residency zone."""
-    node_pools: tuple[NodePoolSettings, ...] = ()
-    """GPU and CPU node pools for the AKS cluster."""
+    address_space: ipaddress.IPv4Network = ipaddress.IPv4Network("10.40.0.0/16")
+    """VNet address space."""
+    admin_group_object_ids: tuple[
+        Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")], ...
+    ] = ()
+    """Entra ID groups that administer the cluster."""
 
-    _pools = field_validator("node_pools")(_unique_pool_names)
 
-
-class GcpSettings(_Model):
+class GcpSettings(_ClusterBlock):
     """The `mlops-hub:gcp` block."""
 
     project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
     """GCP project id."""
     region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d+$")]
     """GCP region, e.g. `europe-west4`. Must lie in the stack's residency zone."""
-    node_pools: tuple[NodePoolSettings, ...] = ()
-    """GPU and CPU node pools for the GKE cluster."""
-
-    _pools = field_validator("node_pools")(_unique_pool_names)
+    nodes_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.50.0.0/20")
+    """Primary range of the nodes subnetwork."""
+    pods_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.52.0.0/14")
+    """Secondary range for pods."""
+    services_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.56.0.0/20")
+    """Secondary range for services."""
 
 
 class StackSettings(_Model):

@@ -115,7 +115,8 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
         pytest.param(
             {"mlops-hub:aws": '{"region": '},
             "mlops-hub:aws is not valid JSON (Expecting value at character 11); expected an object with keys "
-            "region, vpcCidr, availabilityZoneCount, natGateways, flowLogRetentionDays, nodePools",
+            "kubernetesVersion, authorizedCidrs, addons, nodePools, region, vpcCidr, availabilityZoneCount, "
+            "natGateways, flowLogRetentionDays, adminRoleArns",
             id="malformed-json",
         ),
         pytest.param(
@@ -125,8 +126,8 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
         ),
         pytest.param(
             {"mlops-hub:aws": _aws(regoin="x")},
-            "mlops-hub:aws.regoin is not a known key; allowed: region, vpcCidr, availabilityZoneCount, "
-            "natGateways, flowLogRetentionDays, nodePools",
+            "mlops-hub:aws.regoin is not a known key; allowed: kubernetesVersion, authorizedCidrs, addons, "
+            "nodePools, region, vpcCidr, availabilityZoneCount, natGateways, flowLogRetentionDays, adminRoleArns",
             id="misspelt-nested-key",
         ),
         pytest.param(
@@ -183,6 +184,33 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
             id="pool-name-invalid-on-aks",
         ),
         pytest.param(
+            {"mlops-hub:aws": _aws(authorizedCidrs=["0.0.0.0/0"])},
+            "mlops-hub:aws.authorizedCidrs: 0.0.0.0/0 would open the API endpoint to the internet",
+            id="open-api-endpoint",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(addons={"kuberay": False, "karpenter": True})},
+            "mlops-hub:aws.addons.karpenter is not a known key; allowed: gpuOperator, dcgmExporter, autoscaler, "
+            "kuberay, opencost",
+            id="unknown-addon",
+        ),
+        pytest.param(
+            {
+                "mlops-hub:aws": _aws(
+                    nodePools=[
+                        {"name": "gpu", "instanceType": "g5", "taints": [{"key": "k", "effect": "Never"}]}
+                    ]
+                )
+            },
+            "mlops-hub:aws.nodePools[0].taints[0].effect = \"Never\": Input should be 'NoSchedule', 'PreferNoSchedule' or 'NoExecute'",
+            id="bad-taint-effect",
+        ),
+        pytest.param(
+            {"mlops-hub:aws": _aws(kubernetesVersion="latest")},
+            'mlops-hub:aws.kubernetesVersion = "latest": String should match pattern',
+            id="unpinned-kubernetes-version",
+        ),
+        pytest.param(
             {"mlops-hub:clouds": '["aws", "aws"]'},
             "mlops-hub:clouds: each cloud may appear once; repeated: aws",
             id="repeated-cloud",
@@ -204,6 +232,42 @@ def test_every_error_is_reported_not_only_the_first() -> None:
         parse_settings(_with({"mlops-hub:team": None, "mlops-hub:costCenter": None}))
     assert "mlops-hub:team is required" in str(caught.value)
     assert "mlops-hub:costCenter is required" in str(caught.value)
+
+
+def test_node_pools_become_contract_specs() -> None:
+    config = _with(
+        {
+            "mlops-hub:aws": _aws(
+                nodePools=[
+                    {
+                        "name": "gpu",
+                        "instanceType": "g5.xlarge",
+                        "maxNodes": 2,
+                        "spot": True,
+                        "accelerator": {"type": "nvidia-a10g"},
+                        "labels": {"team": "vision"},
+                        "taints": [{"key": "dedicated", "value": "vision"}],
+                    }
+                ]
+            )
+        }
+    )
+    settings = parse_settings(config)
+    assert settings.aws is not None
+    assert settings.aws.node_pools[0].to_spec() == {
+        "name": "gpu",
+        "instance_type": "g5.xlarge",
+        "min_nodes": 0,
+        "max_nodes": 2,
+        "spot": True,
+        "disk_size_gb": 100,
+        "taints": [{"key": "dedicated", "value": "vision", "effect": "NoSchedule"}],
+        "labels": {"team": "vision"},
+        "accelerator": {"type": "nvidia-a10g", "count": 1},
+    }
+    assert settings.aws.addons.to_spec() == dict.fromkeys(
+        ("gpu_operator", "dcgm_exporter", "autoscaler", "kuberay", "opencost"), True
+    )
 
 
 def test_keys_of_other_namespaces_are_left_to_their_owners() -> None:

@@ -1,0 +1,1 @@
+"""GPU Kubernetes clusters behind one contract (contract.py), and their add-ons."""
