@@ -364,8 +364,15 @@ class AwsNetwork(pulumi.ComponentResource):
             tags=_tagged(tags, f"{name}-flow-logs-key"),
             opts=child,
         )
+        # A fixed name makes the group's ARN known before deployment, so the role's policy below (and
+        # the policy gate) can be checked in preview.
+        log_group_name = f"/mlops-hub/vpc-flow-logs/{name}"
+        log_group_arn = pulumi.Output.all(partition, region, identity.account_id).apply(
+            lambda parts: f"arn:{parts[0]}:logs:{parts[1]}:{parts[2]}:log-group:{log_group_name}"
+        )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
+            name=log_group_name,
             retention_in_days=retention,
             kms_key_id=key.arn,
             tags=_tagged(tags, f"{name}-flow-logs"),
@@ -381,7 +388,7 @@ class AwsNetwork(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
             role=role.id,
-            policy=log_group.arn.apply(flow_log_role_policy),
+            policy=log_group_arn.apply(flow_log_role_policy),
             opts=child,
         )
         aws.ec2.FlowLog(

@@ -396,9 +396,12 @@ def test_flow_log_role_wiring(network: Recorder) -> None:
     policy = network.one("aws:iam/rolePolicy:RolePolicy")
 
     assert json.loads(role.inputs["assumeRolePolicy"]) == json.loads(flow_log_assume_role_policy(ACCOUNT))
-    # The log group's ARN is unknown in a preview, so the policy is too; it is built from that ARN alone.
-    assert policy.inputs["policy"] == "[unknown]"
-    assert depends_on(policy, "policy") == [f"{NAME}-flow-logs"]
+    # The log group has a fixed name, so its ARN (and this policy) are known in preview: gates can check them.
+    log_group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/mlops-hub/vpc-flow-logs/{NAME}"
+    assert (
+        network.one("aws:cloudwatch/logGroup:LogGroup").inputs["name"] == f"/mlops-hub/vpc-flow-logs/{NAME}"
+    )
+    assert json.loads(policy.inputs["policy"]) == json.loads(flow_log_role_policy(log_group_arn))
     assert depends_on(policy, "role") == [f"{NAME}-flow-logs-role"]
 
 
@@ -445,10 +448,12 @@ def test_outputs(network: Recorder) -> None:
         "flow_log_key_arn",
     }
     assert outputs["availability_zones"] == [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
-    # Ids, names and ARNs are assigned by AWS, so a preview cannot know them.
-    assert {k: v for k, v in outputs.items() if k != "availability_zones"} == dict.fromkeys(
-        ("vpc_id", "private_subnet_ids", "public_subnet_ids", "flow_log_group_name", "flow_log_key_arn"),
-        "[unknown]",
+    assert outputs["flow_log_group_name"] == f"/mlops-hub/vpc-flow-logs/{NAME}"
+    # Ids and ARNs are assigned by AWS, so a preview cannot know them.
+    assert {
+        k: outputs[k] for k in ("vpc_id", "private_subnet_ids", "public_subnet_ids", "flow_log_key_arn")
+    } == (
+        dict.fromkeys(("vpc_id", "private_subnet_ids", "public_subnet_ids", "flow_log_key_arn"), "[unknown]")
     )
 
 
