@@ -111,7 +111,8 @@ CLUSTER_OUTPUTS = (
 - oidc_issuer_url: the cluster's OIDC issuer, for workload identity federation.
 - kubeconfig: a kubeconfig (secret) that authenticates through the cloud's CLI plugin.
 - gpu_pool_names: names of the pools that carry accelerators.
-- node_identity: the identity nodes run as (IAM role ARN, managed identity id, service account email).
+- node_identity: the identity the always-on nodes run as (IAM role ARN, kubelet managed identity, node
+  service account email). On EKS, nodes Karpenter launches use a second role of their own.
 """
 
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -208,7 +209,13 @@ def resolve_node_pools(
                     f"{where}: instance type {pool['instance_type']!r} does not carry {accelerator_type}; "
                     f"use one starting with {', '.join(rule.instance_prefixes)}"
                 )
-            if not any(t["key"] == GPU_TAINT["key"] for t in taints):
+            conflicting = [t for t in taints if t["key"] == GPU_TAINT["key"] and t != GPU_TAINT]
+            if conflicting:
+                raise ValueError(
+                    f"{where}: taint {conflicting[0]['key']}={conflicting[0]['value']}:{conflicting[0]['effect']} "
+                    "would replace the GPU taint nvidia.com/gpu=present:NoSchedule that GPU pools always carry"
+                )
+            if GPU_TAINT not in taints:
                 taints.append(GPU_TAINT)
             labels[ACCELERATOR_LABEL] = accelerator_type
         resolved.append(

@@ -1,0 +1,1 @@
+"""Workload identities: Kubernetes service accounts bound to cloud identities, one component per cloud."""
