@@ -4,9 +4,10 @@ import gc
 
 import pulumi
 
-from components.network import AwsNetwork
-from stacks.outputs import StackOutput
-from stacks.providers import aws_provider, azure_provider, gcp_provider, provider_opts
+from stacks.outputs import CLUSTER_OUTPUT_KEYS, StackOutput
+from stacks.platform import aws_platform
+from stacks.providers import azure_provider, gcp_provider
+from stacks.residency import Cloud
 from stacks.settings import load_settings
 
 # Each resource leaves thousands of objects in reference cycles; at default thresholds the collector
@@ -18,26 +19,18 @@ pulumi.export(StackOutput.ENVIRONMENT, settings.environment)
 pulumi.export(StackOutput.RESIDENCY, settings.residency.value)
 pulumi.export(StackOutput.CLOUDS, [cloud.value for cloud in settings.clouds])
 
-if settings.aws is not None:
-    aws_block = settings.aws
-    network = AwsNetwork(
-        f"{settings.environment}-network",
-        {
-            "cidr_block": str(aws_block.vpc_cidr),
-            "availability_zone_count": aws_block.availability_zone_count,
-            "nat_gateways": aws_block.nat_gateways,
-            "flow_log_retention_days": aws_block.flow_log_retention_days,
-        },
-        opts=provider_opts(aws_provider(aws_block, settings.tags)),
-    )
-    pulumi.export(StackOutput.AWS_REGION, aws_block.region)
-    pulumi.export(StackOutput.AWS_VPC_ID, network.vpc_id)
-    pulumi.export(StackOutput.AWS_PRIVATE_SUBNET_IDS, network.private_subnet_ids)
-    pulumi.export(StackOutput.AWS_PUBLIC_SUBNET_IDS, network.public_subnet_ids)
-    pulumi.export(StackOutput.AWS_FLOW_LOG_GROUP, network.flow_log_group_name)
-
-if settings.gcp is not None:
-    gcp_provider(settings.gcp, settings.tags)
-
-if settings.azure is not None:
-    azure_provider(settings.azure)
+for cloud in settings.clouds:
+    match cloud:
+        case Cloud.AWS:
+            assert settings.aws is not None
+            cluster = aws_platform(settings, settings.aws)
+        case Cloud.AZURE:
+            assert settings.azure is not None
+            azure_provider(settings.azure)
+            continue
+        case Cloud.GCP:
+            assert settings.gcp is not None
+            gcp_provider(settings.gcp, settings.tags)
+            continue
+    for output, key in CLUSTER_OUTPUT_KEYS[cloud.value].items():
+        pulumi.export(key, getattr(cluster, output))

@@ -71,7 +71,11 @@ def test_shipped_stack_previews_to_a_valid_plan(tmp_path: Path, stack: str) -> N
         assert resource["parent"] in by_urn, f"{resource['name']} has no registered parent"
     # The tree shows every resource, nested by parent, and a count per type.
     assert f"Previewing update ({stack})" in result.stdout
-    assert "└─ mlopshub:index:AwsNetwork" in result.stdout
+    assert "├─ mlopshub:index:AwsNetwork" in result.stdout
+    assert (
+        "├─ mlopshub:index:EksGpuCluster" in result.stdout
+        or "└─ mlopshub:index:EksGpuCluster" in result.stdout
+    )
     assert f"+ {len(resources)} to create" in result.stdout
     counts = Counter(r["type"] for r in resources)
     assert f"aws:ec2/subnet:Subnet{' ' * 0}" in result.stdout and counts["aws:ec2/subnet:Subnet"] == 6
