@@ -56,9 +56,9 @@ class NodePoolSpec(TypedDict):
     instance_type: str
     """Instance type (AWS), VM size (Azure) or machine type (GCP)."""
     min_nodes: int
-    """Fewest nodes; 0 lets the pool cost nothing when idle."""
+    """Fewest nodes across all zones; 0 lets the pool cost nothing when idle."""
     max_nodes: int
-    """Most nodes, at least 1 and at least `min_nodes`."""
+    """Most nodes across all zones, at least 1 and at least `min_nodes`."""
     accelerator: NotRequired[AcceleratorSpec]
     """The GPUs per node; absent for a CPU pool."""
     spot: NotRequired[bool]
@@ -79,7 +79,8 @@ class AddonsSpec(TypedDict, total=False):
     dcgm_exporter: bool
     """dcgm-exporter with the health counters enabled (DCGM_COUNTERS_CSV)."""
     autoscaler: bool
-    """Node autoscaling that takes GPU pools to and from zero (Karpenter on EKS)."""
+    """Node autoscaling that takes GPU pools to and from zero: Karpenter on EKS, the managed cluster
+    autoscaler on AKS and GKE. Off, every pool is held at `min_nodes`."""
     kuberay: bool
     """The KubeRay operator."""
     opencost: bool
@@ -188,36 +189,14 @@ def resolve_node_pools(
         if disk < 20:
             raise ValueError(f"{where}: disk_size_gb {disk} is below the 20 GiB minimum")
         taints = list(pool.get("taints", ()))
+        effects = {e.value for e in TaintEffect}
+        for taint in taints:
+            if taint["effect"] not in effects:
+                raise ValueError(
+                    f"{where}: taint {taint['key']} has effect {taint['effect']!r}; allowed: {', '.join(sorted(effects))}"
+                )
         labels = {POOL_LABEL: name, **pool.get("labels", {})}
-        accelerator = pool.get("accelerator")
-        accelerator_type = None
-        count = 0
-        if accelerator is not None:
-            accelerator_type, count = accelerator["type"], accelerator["count"]
-            rule = catalogue.get(accelerator_type)
-            if rule is None:
-                raise ValueError(
-                    f"{where}: accelerator {accelerator_type!r} is not known on this cloud; "
-                    f"allowed: {', '.join(sorted(catalogue))}"
-                )
-            if not 1 <= count <= rule.max_count:
-                raise ValueError(
-                    f"{where}: accelerator count {count} must be from 1 to {rule.max_count} on a GPU pool"
-                )
-            if not pool["instance_type"].startswith(rule.instance_prefixes):
-                raise ValueError(
-                    f"{where}: instance type {pool['instance_type']!r} does not carry {accelerator_type}; "
-                    f"use one starting with {', '.join(rule.instance_prefixes)}"
-                )
-            conflicting = [t for t in taints if t["key"] == GPU_TAINT["key"] and t != GPU_TAINT]
-            if conflicting:
-                raise ValueError(
-                    f"{where}: taint {conflicting[0]['key']}={conflicting[0]['value']}:{conflicting[0]['effect']} "
-                    "would replace the GPU taint nvidia.com/gpu=present:NoSchedule that GPU pools always carry"
-                )
-            if GPU_TAINT not in taints:
-                taints.append(GPU_TAINT)
-            labels[ACCELERATOR_LABEL] = accelerator_type
+        accelerator_type, count = _check_accelerator(where, pool, catalogue, taints, labels)
         resolved.append(
             ResolvedPool(
                 name=name,
@@ -233,6 +212,45 @@ def resolve_node_pools(
             )
         )
     return resolved
+
+
+def _check_accelerator(
+    where: str,
+    pool: NodePoolSpec,
+    catalogue: Mapping[str, AcceleratorRule],
+    taints: list[NodeTaint],
+    labels: dict[str, str],
+) -> tuple[str | None, int]:
+    """Validate a pool's accelerator; for GPU pools add the GPU taint and accelerator label in place."""
+    accelerator = pool.get("accelerator")
+    if accelerator is None:
+        return None, 0
+    accelerator_type, count = accelerator["type"], accelerator["count"]
+    rule = catalogue.get(accelerator_type)
+    if rule is None:
+        raise ValueError(
+            f"{where}: accelerator {accelerator_type!r} is not known on this cloud; allowed: {', '.join(sorted(catalogue))}"
+        )
+    if not 1 <= count <= rule.max_count:
+        raise ValueError(
+            f"{where}: accelerator count {count} must be from 1 to {rule.max_count} on a GPU pool"
+        )
+    if not pool["instance_type"].startswith(rule.instance_prefixes):
+        raise ValueError(
+            f"{where}: instance type {pool['instance_type']!r} does not carry {accelerator_type}; "
+            f"use one starting with {', '.join(rule.instance_prefixes)}"
+        )
+    conflicting = [t for t in taints if t["key"] == GPU_TAINT["key"] and t != GPU_TAINT]
+    if conflicting:
+        taint = conflicting[0]
+        raise ValueError(
+            f"{where}: taint {taint['key']}={taint['value']}:{taint['effect']} would replace the GPU taint "
+            "nvidia.com/gpu=present:NoSchedule that GPU pools always carry"
+        )
+    if GPU_TAINT not in taints:
+        taints.append(GPU_TAINT)
+    labels[ACCELERATOR_LABEL] = accelerator_type
+    return accelerator_type, count
 
 
 def enabled_addons(addons: AddonsSpec | None) -> frozenset[str]:

@@ -1,5 +1,6 @@
-"""Networks the clusters run in."""
+"""Networks the clusters run in: one per cloud."""
 
 from components.network.aws_network import AwsNetwork, AwsNetworkArgs, NatGatewayMode
+from components.network.gcp_network import GcpNetwork, GcpNetworkArgs
 
-__all__ = ["AwsNetwork", "AwsNetworkArgs", "NatGatewayMode"]
+__all__ = ["AwsNetwork", "AwsNetworkArgs", "GcpNetwork", "GcpNetworkArgs", "NatGatewayMode"]
