@@ -4,9 +4,10 @@ import gc
 
 import pulumi
 
+from components.compute.contract import GpuCluster
 from stacks.outputs import CLUSTER_OUTPUT_KEYS, StackOutput
-from stacks.platform import aws_platform
-from stacks.providers import azure_provider, gcp_provider
+from stacks.platform import aws_platform, gcp_platform
+from stacks.providers import azure_provider
 from stacks.residency import Cloud
 from stacks.settings import load_settings
 
@@ -20,6 +21,7 @@ pulumi.export(StackOutput.RESIDENCY, settings.residency.value)
 pulumi.export(StackOutput.CLOUDS, [cloud.value for cloud in settings.clouds])
 
 for cloud in settings.clouds:
+    cluster: GpuCluster
     match cloud:
         case Cloud.AWS:
             assert settings.aws is not None
@@ -30,7 +32,6 @@ for cloud in settings.clouds:
             continue
         case Cloud.GCP:
             assert settings.gcp is not None
-            gcp_provider(settings.gcp, settings.tags)
-            continue
+            cluster = gcp_platform(settings, settings.gcp)
     for output, key in CLUSTER_OUTPUT_KEYS[cloud.value].items():
         pulumi.export(key, getattr(cluster, output))

@@ -9,7 +9,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NotRequired, TypedDict
+from typing import NotRequired, Protocol, TypedDict
+
+import pulumi
 
 
 class ClusterFlavor(StrEnum):
@@ -115,6 +117,26 @@ CLUSTER_OUTPUTS = (
 - node_identity: the identity the always-on nodes run as (IAM role ARN, kubelet managed identity, node
   service account email). On EKS, nodes Karpenter launches use a second role of their own.
 """
+
+
+class GpuCluster(Protocol):
+    """What a program can rely on from any of EksGpuCluster, AksGpuCluster and GkeGpuCluster."""
+
+    @property
+    def cluster_name(self) -> pulumi.Output[str]: ...
+    @property
+    def endpoint(self) -> pulumi.Output[str]: ...
+    @property
+    def oidc_issuer_url(self) -> pulumi.Output[str]: ...
+    @property
+    def kubeconfig(self) -> pulumi.Output[str]: ...
+    @property
+    def gpu_pool_names(self) -> pulumi.Output[list[str]]: ...
+    @property
+    def node_identity(self) -> pulumi.Output[str]: ...
+    @property
+    def kubernetes_provider(self) -> pulumi.ProviderResource: ...
+
 
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
