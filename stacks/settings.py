@@ -9,7 +9,7 @@ because Pulumi's project schema has no object type.
 import ipaddress
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pulumi.runtime import config as runtime_config
 from pydantic import (
@@ -214,6 +214,8 @@ class AzureSettings(_ClusterBlock):
         Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")], ...
     ] = ()
     """Entra ID groups that administer the cluster."""
+    deployer_principal_type: Literal["ServicePrincipal", "User"] = "ServicePrincipal"
+    """Who runs Pulumi: `ServicePrincipal` (CI) or `User` (`az login` as a person); it becomes cluster admin."""
 
 
 class GcpSettings(_ClusterBlock):

@@ -99,6 +99,18 @@ DCGM_EXP_CLOCK_EVENTS_COUNT, gauge, Count of clock events within the collection 
 
 _COUNTERS_DIR = "/etc/dcgm-exporter/mlops-hub"
 _GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"].value}
+# AKS taints every Spot node with this; GPU daemonsets must run on Spot GPU nodes too.
+_AKS_SPOT_TOLERATION = {
+    "key": "kubernetes.azure.com/scalesetpriority",
+    "operator": "Equal",
+    "value": "spot",
+    "effect": "NoSchedule",
+}
+
+
+def gpu_tolerations(flavor: ClusterFlavor) -> list[dict[str, str]]:
+    """Tolerations GPU daemonsets need on `flavor` (the GPU taint, plus AKS's Spot taint)."""
+    return [_GPU_TOLERATION, _AKS_SPOT_TOLERATION] if flavor is ClusterFlavor.AKS else [_GPU_TOLERATION]
 
 
 class ClusterAddonsArgs(TypedDict):
@@ -119,8 +131,8 @@ def gpu_operator_values(flavor: ClusterFlavor) -> dict[str, Any]:
     values: dict[str, Any] = {
         # dcgm-exporter is installed on its own (below), with our counters, on every cloud alike.
         "dcgmExporter": {"enabled": False},
-        "daemonsets": {"tolerations": [_GPU_TOLERATION]},
-        "node-feature-discovery": {"worker": {"tolerations": [_GPU_TOLERATION]}},
+        "daemonsets": {"tolerations": gpu_tolerations(flavor)},
+        "node-feature-discovery": {"worker": {"tolerations": gpu_tolerations(flavor)}},
     }
     if flavor is ClusterFlavor.EKS:
         # The EKS AL2023 NVIDIA AMI ships the driver and the container toolkit.
@@ -134,7 +146,7 @@ def dcgm_exporter_values(flavor: ClusterFlavor, config_map: str) -> dict[str, An
         "arguments": ["-f", f"{_COUNTERS_DIR}/counters.csv"],
         "extraConfigMapVolumes": [{"name": "mlops-hub-counters", "configMap": {"name": config_map}}],
         "extraVolumeMounts": [{"name": "mlops-hub-counters", "mountPath": _COUNTERS_DIR, "readOnly": True}],
-        "tolerations": [_GPU_TOLERATION],
+        "tolerations": gpu_tolerations(flavor),
         "affinity": {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {

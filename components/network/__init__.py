@@ -1,6 +1,1 @@
-"""Networks the clusters run in: one per cloud."""
-
-from components.network.aws_network import AwsNetwork, AwsNetworkArgs, NatGatewayMode
-from components.network.gcp_network import GcpNetwork, GcpNetworkArgs
-
-__all__ = ["AwsNetwork", "AwsNetworkArgs", "GcpNetwork", "GcpNetworkArgs", "NatGatewayMode"]
+"""Networks the clusters run in, one module per cloud (import the one you use: provider SDKs are big)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from components.network import NatGatewayMode
+from components.network.aws_network import NatGatewayMode
 from scripts.hub.offline.engine import ProgramError, ProgramRun, run_program
 from scripts.hub.offline.project import load_project, load_stack_config
 from stacks.residency import Cloud, Residency, region_allowed

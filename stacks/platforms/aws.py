@@ -1,16 +1,12 @@
-"""One function per cloud: the network, the GPU cluster and its add-ons, from the settings.
-
-Each returns the cluster, which carries the contract's outputs (components/compute/contract.py).
-"""
+"""AWS: the VPC, then EKS with GPU pools that scale from zero."""
 
 import pulumi
 
 from components.compute.eks_gpu_cluster import EksGpuCluster
-from components.compute.gke_gpu_cluster import GkeGpuCluster
-from components.network import AwsNetwork, GcpNetwork
+from components.network.aws_network import AwsNetwork
 from stacks.outputs import StackOutput
-from stacks.providers import aws_provider, gcp_provider, provider_opts
-from stacks.settings import AwsSettings, GcpSettings, StackSettings
+from stacks.providers import aws_provider, provider_opts
+from stacks.settings import AwsSettings, StackSettings
 
 
 def aws_platform(settings: StackSettings, block: AwsSettings) -> EksGpuCluster:
@@ -49,37 +45,6 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> EksGpuCluster:
             "addons": block.addons.to_spec(),
             # Provider default tags do not reach the instances node groups and Karpenter launch.
             "tags": settings.tags,
-        },
-        opts=opts,
-    )
-
-
-def gcp_platform(settings: StackSettings, block: GcpSettings) -> GkeGpuCluster:
-    """GCP: the VPC with pod and service ranges and Cloud NAT, then a regional private GKE cluster."""
-    opts = provider_opts(gcp_provider(block, settings.tags))
-    network = GcpNetwork(
-        f"{settings.environment}-net",
-        {
-            "region": block.region,
-            "nodes_cidr": str(block.nodes_cidr),
-            "pods_cidr": str(block.pods_cidr),
-            "services_cidr": str(block.services_cidr),
-        },
-        opts=opts,
-    )
-    return GkeGpuCluster(
-        f"{settings.environment}-gke",
-        {
-            "project": block.project,
-            "location": block.region,
-            "kubernetes_version": block.kubernetes_version,
-            "network": network.network_id,
-            "subnetwork": network.subnetwork_id,
-            "pods_range_name": network.pods_range_name,
-            "services_range_name": network.services_range_name,
-            "node_pools": [pool.to_spec() for pool in block.node_pools],
-            "authorized_cidrs": [str(cidr) for cidr in block.authorized_cidrs],
-            "addons": block.addons.to_spec(),
         },
         opts=opts,
     )
