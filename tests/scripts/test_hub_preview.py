@@ -286,3 +286,26 @@ def test_console_script_exit_codes_and_a_single_stderr_line(tmp_path: Path) -> N
     assert duplicate.returncode == 2
     assert duplicate.stderr.splitlines() == [duplicate.stderr.strip()]
     assert duplicate.stderr.startswith("error: duplicate resource URN")
+
+
+def test_prod_shows_all_three_clusters_with_their_addons(tmp_path: Path) -> None:
+    _, plan = preview_plan(tmp_path, "prod")
+    types = Counter(r["type"] for r in plan["resources"])
+    for cluster in ("EksGpuCluster", "AksGpuCluster", "GkeGpuCluster"):
+        assert types[f"mlopshub:index:{cluster}"] == 1
+    assert types["mlopshub:index:ClusterAddons"] == 3
+    charts = Counter(
+        r["inputs"]["chart"] for r in plan["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"
+    )
+    # GKE installs its own drivers; Karpenter is EKS's autoscaler.
+    assert charts == {
+        "gpu-operator": 2,
+        "dcgm-exporter": 3,
+        "kuberay-operator": 3,
+        "opencost": 3,
+        "oci://public.ecr.aws/karpenter/karpenter": 1,
+    }
+    outputs = plan["outputs"]
+    for cloud in ("aws", "azure", "gcp"):
+        assert outputs[f"{cloud}Kubeconfig"] == SECRET_MARK
+        assert outputs[f"{cloud}GpuPools"] == ["gpu"]
