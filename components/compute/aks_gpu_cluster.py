@@ -139,8 +139,12 @@ AUTOSCALER_PROFILE: containerservice.ManagedClusterPropertiesAutoScalerProfileAr
 }
 """Cluster autoscaler settings: an empty GPU node is removed about 5 minutes after its last pod."""
 
+MAX_PODS = 110
+"""Pods per node: AKS's default for Azure CNI overlay, set explicitly (CIS AKS asks for at least 50)."""
+
 ETCD_KEY_PROPERTIES: keyvault.KeyPropertiesArgsDict = {
-    "kty": "RSA",
+    # HSM-protected (Key Vault Premium): the key that unlocks every cluster secret never leaves the HSM.
+    "kty": "RSA-HSM",
     "key_size": 2048,
     "key_ops": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
     "rotation_policy": {
@@ -480,7 +484,7 @@ class AksGpuCluster(pulumi.ComponentResource):
         )
         vault_properties: keyvault.VaultPropertiesArgsDict = {
             "tenant_id": client.tenant_id,
-            "sku": {"family": "A", "name": keyvault.SkuName.STANDARD},
+            "sku": {"family": "A", "name": keyvault.SkuName.PREMIUM},
             "enable_rbac_authorization": True,
             "enable_soft_delete": True,
             "soft_delete_retention_in_days": 90,
@@ -575,6 +579,7 @@ class AksGpuCluster(pulumi.ComponentResource):
             "node_taints": [SYSTEM_POOL_TAINT, *system_pool.taint_strings()],
             "node_labels": system_pool.labels,
             "os_disk_size_gb": system_pool.disk_size_gb,
+            "max_pods": MAX_PODS,
             "vnet_subnet_id": subnet,
             "enable_node_public_ip": False,
             "security_profile": {"ssh_access": "Disabled"},
@@ -610,6 +615,15 @@ class AksGpuCluster(pulumi.ComponentResource):
             security_profile=security_profile,
             network_profile=network_profile,
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
+            addon_profiles={
+                # Container Insights into the same workspace as the control-plane logs.
+                "omsagent": {"enabled": True, "config": {"logAnalyticsWorkspaceResourceID": workspace.id}},
+                # Secrets Store CSI driver for Key Vault, rotating mounted secrets.
+                "azureKeyvaultSecretsProvider": {
+                    "enabled": True,
+                    "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"},
+                },
+            },
             auto_scaler_profile=AUTOSCALER_PROFILE if autoscale else None,
             agent_pool_profiles=[system_profile],
             tags=tags,
@@ -644,6 +658,7 @@ class AksGpuCluster(pulumi.ComponentResource):
                 node_taints=[*pool.taint_strings(), SPOT_TAINT] if pool.spot else pool.taint_strings(),
                 node_labels=pool.labels,
                 os_disk_size_gb=pool.disk_size_gb,
+                max_pods=MAX_PODS,
                 vnet_subnet_id=subnet,
                 enable_node_public_ip=False,
                 security_profile={"ssh_access": "Disabled"},

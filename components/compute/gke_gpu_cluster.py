@@ -15,7 +15,7 @@ GKE's own, with the OPTIMIZE_UTILIZATION profile so empty GPU nodes are removed 
 import ipaddress
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
@@ -149,6 +149,9 @@ class GkeGpuClusterArgs(TypedDict):
     """Add-ons to switch off (all on by default); `autoscaler` off pins every pool at its min_nodes (as on AKS)."""
     prometheus_url: NotRequired[pulumi.Input[str]]
     """Prometheus that OpenCost queries (a Managed Service for Prometheus frontend)."""
+    labels: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
+    """Labels on the cluster itself (GKE copies them to its node VMs); the provider's default labels
+    do not reach `resource_labels`."""
 
 
 def gpu_count_problem(machine_type: str, accelerator_type: str, count: int) -> str | None:
@@ -475,6 +478,11 @@ class GkeGpuCluster(pulumi.ComponentResource):
             # autoscaler remove empty (GPU) nodes promptly instead of keeping headroom.
             cluster_autoscaling={"enabled": False, "autoscaling_profile": "OPTIMIZE_UTILIZATION"},
             security_posture_config={"mode": "BASIC"},
+            # Pod-to-pod traffic on one node goes through the VPC, so flow logs and firewall rules see it.
+            enable_intranode_visibility=True,
+            # Only images the project's Binary Authorization policy admits can run.
+            binary_authorization={"evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
+            resource_labels=args.get("labels"),
             cost_management_config={"enabled": True},
             addons_config={
                 "gce_persistent_disk_csi_driver_config": {"enabled": True},

@@ -73,8 +73,8 @@ def subnet_cidrs(cidr_block: str, zone_count: int, owner: str = "AwsNetwork") ->
     return [str(s) for s in eighths[:zone_count]], [str(s) for s in public_blocks[:zone_count]]
 
 
-def flow_log_key_policy(account_id: str, partition: str, region: str) -> str:
-    """KMS key policy: account administration, plus CloudWatch Logs use scoped to this account's log groups."""
+def flow_log_key_policy(account_id: str, partition: str, region: str, log_group_name: str) -> str:
+    """KMS key policy: account administration, plus CloudWatch Logs use for the one flow-log group."""
     account_root = f"arn:{partition}:iam::{account_id}:root"
     return json.dumps(
         {
@@ -100,9 +100,9 @@ def flow_log_key_policy(account_id: str, partition: str, region: str) -> str:
                     ],
                     "Resource": "*",
                     "Condition": {
-                        "ArnLike": {
+                        "ArnEquals": {
                             "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                                f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}"
                             )
                         }
                     },
@@ -112,8 +112,8 @@ def flow_log_key_policy(account_id: str, partition: str, region: str) -> str:
     )
 
 
-def flow_log_assume_role_policy(account_id: str) -> str:
-    """Trust policy: only the VPC flow-logs service, only on behalf of this account."""
+def flow_log_assume_role_policy(account_id: str, partition: str, region: str) -> str:
+    """Trust policy: only the VPC flow-logs service, only for this account's flow logs (confused deputy)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -122,7 +122,12 @@ def flow_log_assume_role_policy(account_id: str) -> str:
                     "Effect": "Allow",
                     "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
                     "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"
+                        },
+                    },
                 }
             ],
         }
@@ -353,20 +358,20 @@ class AwsNetwork(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # A fixed name makes the group's ARN known before deployment, so the key and role policies below
+        # can be pinned to it and checked by the policy gate in preview.
+        log_group_name = f"/mlops-hub/vpc-flow-logs/{name}"
         key = aws.kms.Key(
             f"{name}-flow-logs-key",
             description=f"Encrypts VPC flow logs of {name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=pulumi.Output.all(identity.account_id, partition, region).apply(
-                lambda values: flow_log_key_policy(*values)
+                lambda values: flow_log_key_policy(values[0], values[1], values[2], log_group_name)
             ),
             tags=_tagged(tags, f"{name}-flow-logs-key"),
             opts=child,
         )
-        # A fixed name makes the group's ARN known before deployment, so the role's policy below (and
-        # the policy gate) can be checked in preview.
-        log_group_name = f"/mlops-hub/vpc-flow-logs/{name}"
         log_group_arn = pulumi.Output.all(partition, region, identity.account_id).apply(
             lambda parts: f"arn:{parts[0]}:logs:{parts[1]}:{parts[2]}:log-group:{log_group_name}"
         )
@@ -381,7 +386,9 @@ class AwsNetwork(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             description=f"Lets VPC flow logs of {name} write to their log group",
-            assume_role_policy=identity.account_id.apply(flow_log_assume_role_policy),
+            assume_role_policy=pulumi.Output.all(identity.account_id, partition, region).apply(
+                lambda values: flow_log_assume_role_policy(*values)
+            ),
             tags=_tagged(tags, f"{name}-flow-logs-role"),
             opts=child,
         )

@@ -32,6 +32,7 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> GkeGpuCluster:
             "node_pools": [pool.to_spec() for pool in block.node_pools],
             "authorized_cidrs": [str(cidr) for cidr in block.authorized_cidrs],
             "addons": block.addons.to_spec(),
+            "labels": settings.tags,
         },
         opts=opts,
     )

@@ -433,6 +433,7 @@ def test_system_pool_is_the_tainted_system_mode_pool(cluster: Recorder) -> None:
             "nodeTaints": [SYSTEM_POOL_TAINT],
             "nodeLabels": {POOL_LABEL: "system"},
             "osDiskSizeGB": 128,
+            "maxPods": 110,
             "vnetSubnetID": NODES_SUBNET,
             "enableNodePublicIP": False,
             "securityProfile": {"sshAccess": "Disabled"},
@@ -478,6 +479,7 @@ def test_spot_gpu_pool_scales_from_zero(cluster: Recorder) -> None:
         "nodeTaints": ["nvidia.com/gpu=present:NoSchedule", SPOT_TAINT],
         "nodeLabels": {POOL_LABEL: "t4", ACCELERATOR_LABEL: "nvidia-t4"},
         "osDiskSizeGB": 100,
+        "maxPods": 110,
         "vnetSubnetID": NODES_SUBNET,
         "enableNodePublicIP": False,
         "securityProfile": {"sshAccess": "Disabled"},
@@ -556,7 +558,7 @@ def test_key_vault_is_rbac_only_purge_protected_and_private(cluster: Recorder) -
         "location": LOCATION,
         "properties": {
             "tenantId": SUBSCRIPTION,
-            "sku": {"family": "A", "name": "standard"},
+            "sku": {"family": "A", "name": "premium"},
             "enableRbacAuthorization": True,
             "enableSoftDelete": True,
             "softDeleteRetentionInDays": 90,
@@ -577,7 +579,7 @@ def test_kms_key_rotates(cluster: Recorder) -> None:
         "vaultName": "[unknown]",
         "resourceGroupName": RESOURCE_GROUP,
         "properties": {
-            "kty": "RSA",
+            "kty": "RSA-HSM",
             "keySize": 2048,
             "keyOps": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
             "rotationPolicy": {

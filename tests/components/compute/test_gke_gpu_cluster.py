@@ -333,6 +333,8 @@ def test_cluster_is_private_hardened_and_encrypted(cluster: Recorder) -> None:
         },
         "clusterAutoscaling": {"enabled": False, "autoscalingProfile": "OPTIMIZE_UTILIZATION"},
         "securityPostureConfig": {"mode": "BASIC"},
+        "enableIntranodeVisibility": True,
+        "binaryAuthorization": {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
         "costManagementConfig": {"enabled": True},
         "addonsConfig": {
             "gcePersistentDiskCsiDriverConfig": {"enabled": True},

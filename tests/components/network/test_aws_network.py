@@ -221,8 +221,8 @@ def test_subnet_cidrs_rejects_bad_input(cidr: str, zones: int, bad_value: str) -
 @pytest.mark.parametrize(
     ("golden", "document"),
     [
-        ("flow_log_key_policy", flow_log_key_policy(ACCOUNT, "aws", REGION)),
-        ("flow_log_assume_role_policy", flow_log_assume_role_policy(ACCOUNT)),
+        ("flow_log_key_policy", flow_log_key_policy(ACCOUNT, "aws", REGION, "/mlops-hub/vpc-flow-logs/net")),
+        ("flow_log_assume_role_policy", flow_log_assume_role_policy(ACCOUNT, "aws", REGION)),
         ("flow_log_role_policy", flow_log_role_policy(LOG_GROUP_ARN)),
     ],
 )
@@ -239,20 +239,26 @@ def test_role_policy_reaches_only_the_log_group_and_its_streams() -> None:
 
 
 def test_trust_policy_admits_only_vpc_flow_logs_of_this_account() -> None:
-    (statement,) = json.loads(flow_log_assume_role_policy(ACCOUNT))["Statement"]
+    (statement,) = json.loads(flow_log_assume_role_policy(ACCOUNT, "aws", REGION))["Statement"]
 
     assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/*"},
+    }
 
 
-def test_key_policy_scopes_cloudwatch_logs_to_this_accounts_log_groups() -> None:
-    administration, logs_use = json.loads(flow_log_key_policy(ACCOUNT, "aws", REGION))["Statement"]
+def test_key_policy_lets_cloudwatch_logs_use_the_key_for_the_flow_log_group_only() -> None:
+    group = "/mlops-hub/vpc-flow-logs/net"
+    administration, logs_use = json.loads(flow_log_key_policy(ACCOUNT, "aws", REGION, group))["Statement"]
 
     assert administration["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert logs_use["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
     assert logs_use["Condition"] == {
-        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"}
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
+        }
     }
 
 
@@ -380,7 +386,9 @@ def test_flow_logs_encrypted_and_complete(network: Recorder) -> None:
     flow_log = network.one(FLOW_LOG)
 
     assert key.inputs["enableKeyRotation"] is True
-    assert json.loads(key.inputs["policy"]) == json.loads(flow_log_key_policy(ACCOUNT, "aws", REGION))
+    assert json.loads(key.inputs["policy"]) == json.loads(
+        flow_log_key_policy(ACCOUNT, "aws", REGION, f"/mlops-hub/vpc-flow-logs/{NAME}")
+    )
     assert log_group.inputs["retentionInDays"] == 365
     assert log_group.inputs["kmsKeyId"] == "[unknown]"
     assert depends_on(log_group, "kmsKeyId") == [f"{NAME}-flow-logs-key"]
@@ -395,7 +403,9 @@ def test_flow_log_role_wiring(network: Recorder) -> None:
     role = network.one("aws:iam/role:Role")
     policy = network.one("aws:iam/rolePolicy:RolePolicy")
 
-    assert json.loads(role.inputs["assumeRolePolicy"]) == json.loads(flow_log_assume_role_policy(ACCOUNT))
+    assert json.loads(role.inputs["assumeRolePolicy"]) == json.loads(
+        flow_log_assume_role_policy(ACCOUNT, "aws", REGION)
+    )
     # The log group has a fixed name, so its ARN (and this policy) are known in preview: gates can check them.
     log_group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/mlops-hub/vpc-flow-logs/{NAME}"
     assert (
