@@ -23,7 +23,6 @@ The cluster contract (contract.py) on Azure:
 """
 
 import base64
-import ipaddress
 import json
 import re
 import uuid
@@ -51,7 +50,9 @@ from components.compute.contract import (
     ClusterFlavor,
     NodePoolSpec,
     ResolvedPool,
+    authorized_cidrs,
     enabled_addons,
+    exec_kubeconfig,
     resolve_node_pools,
 )
 from components.network.azure_network import AKS_DNS_SERVICE_IP, AKS_POD_CIDR, AKS_SERVICE_CIDR
@@ -256,34 +257,15 @@ def certificate_authority(kubeconfigs: Sequence[Any] | None) -> str:
 
 def render_kubeconfig(cluster_name: str, server: str, certificate_authority_data: str) -> str:
     """A kubeconfig (JSON) for an Entra ID cluster: no credentials in it, tokens from kubelogin."""
-    user = f"{cluster_name}-entra-id"
+    exec_ = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "kubelogin",
+        "args": list(KUBELOGIN_ARGS),
+        "interactiveMode": "Never",
+        "provideClusterInfo": False,
+    }
     return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": cluster_name,
-                    "cluster": {"server": server, "certificate-authority-data": certificate_authority_data},
-                }
-            ],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
-            "current-context": cluster_name,
-            "users": [
-                {
-                    "name": user,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "kubelogin",
-                            "args": list(KUBELOGIN_ARGS),
-                            "interactiveMode": "Never",
-                            "provideClusterInfo": False,
-                        }
-                    },
-                }
-            ],
-        },
+        exec_kubeconfig(cluster_name, server, certificate_authority_data, f"{cluster_name}-entra-id", exec_),
         indent=2,
     )
 
@@ -311,18 +293,7 @@ def _validate_pools(owner: str, args: AksGpuClusterArgs) -> tuple[ResolvedPool, 
 
 def _validate_access(owner: str, args: AksGpuClusterArgs) -> None:
     """Authorized CIDRs (never the whole Internet) and admin group object ids."""
-    for cidr in args.get("authorized_cidrs", ()):
-        try:
-            network = ipaddress.IPv4Network(cidr)
-        except ValueError as err:
-            raise ValueError(
-                f"{owner}: authorized_cidrs entry {cidr!r} is not an IPv4 network ({err})"
-            ) from None
-        if network.prefixlen == 0:
-            raise ValueError(
-                f"{owner}: authorized_cidrs entry {cidr} opens the API server to the Internet; list the "
-                "networks of your operators and CI, or leave authorized_cidrs empty for a private cluster"
-            )
+    authorized_cidrs(owner, args.get("authorized_cidrs", ()))
     for group in args.get("admin_group_object_ids", ()):
         try:
             uuid.UUID(group)

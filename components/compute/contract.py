@@ -5,11 +5,12 @@
 `CLUSTER_OUTPUTS`, so a program can pick a cloud with a `match` and use the result the same way.
 """
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NotRequired, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 import pulumi
 
@@ -273,6 +274,51 @@ def _check_accelerator(
         taints.append(GPU_TAINT)
     labels[ACCELERATOR_LABEL] = accelerator_type
     return accelerator_type, count
+
+
+def authorized_cidrs(owner: str, cidrs: Sequence[str]) -> list[str]:
+    """The public API endpoint's allow-list in canonical form: real networks, none the whole internet.
+
+    Raises:
+        ValueError: naming the bad entry.
+    """
+    checked = []
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr)
+        except ValueError as err:
+            raise ValueError(f"{owner}: authorized_cidrs entry {cidr!r} is not a network ({err})") from None
+        if network.prefixlen == 0:
+            raise ValueError(
+                f"{owner}: authorized_cidrs entry {cidr} opens the API endpoint to the whole internet; "
+                "list the networks of your operators and CI, or leave authorized_cidrs empty for a private endpoint"
+            )
+        checked.append(str(network))
+    return checked
+
+
+def exec_kubeconfig(
+    cluster_name: Any, server: Any, certificate_authority: Any, user: Any, exec_: Any
+) -> dict[str, Any]:
+    """A kubeconfig with one cluster, context and user that authenticates through an exec plugin.
+
+    No credential is ever written into it: the plugin (`aws eks get-token`, `kubelogin`,
+    `gke-gcloud-auth-plugin`) gets a short-lived token from the caller's own cloud identity. Values may be
+    Pulumi inputs; compose the result with `Output.json_dumps`.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": cluster_name,
+                "cluster": {"server": server, "certificate-authority-data": certificate_authority},
+            }
+        ],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
+        "current-context": cluster_name,
+        "users": [{"name": user, "user": {"exec": exec_}}],
+    }
 
 
 def enabled_addons(addons: AddonsSpec | None) -> frozenset[str]:

@@ -15,7 +15,6 @@ Uses pulumi_aws resources directly rather than pulumi_eks: pulumi_eks is a multi
 children live in its own plugin, so neither an offline preview nor our policies could see them.
 """
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,9 @@ from components.compute.contract import (
     NodePoolSpec,
     ResolvedPool,
     TaintEffect,
+    authorized_cidrs,
     enabled_addons,
+    exec_kubeconfig,
     resolve_node_pools,
 )
 from components.identity.aws_workload_identity import AwsWorkloadIdentity
@@ -144,27 +145,6 @@ class EksGpuClusterArgs(TypedDict):
     tags: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
     """Tags added to every taggable child and to the instances and volumes of every node, Karpenter's too
     (provider default tags never reach instances launched by node groups or Karpenter)."""
-
-
-def authorized_cidrs(owner: str, cidrs: Sequence[str]) -> list[str]:
-    """Validate the public endpoint's allow-list: real networks, none of them the whole internet.
-
-    Raises:
-        ValueError: naming the bad CIDR.
-    """
-    checked = []
-    for cidr in cidrs:
-        try:
-            network = ipaddress.ip_network(cidr)
-        except ValueError as err:
-            raise ValueError(f"{owner}: authorized_cidrs entry {cidr!r} is not a network ({err})") from None
-        if network.prefixlen == 0:
-            raise ValueError(
-                f"{owner}: authorized_cidrs entry {cidr} opens the API endpoint to the whole internet; "
-                "list the networks of your operators and CI, or leave authorized_cidrs empty for a private endpoint"
-            )
-        checked.append(str(network))
-    return checked
 
 
 def check_gpu_pools(owner: str, pools: Sequence[ResolvedPool]) -> None:
@@ -483,40 +463,27 @@ def kubeconfig(
     region: pulumi.Input[str],
 ) -> dict[str, Any]:
     """A kubeconfig that authenticates with `aws eks get-token` (the caller's AWS identity), never a token."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster_name,
-                "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority},
-            }
-        ],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "aws",
-                        "args": [
-                            "--region",
-                            region,
-                            "eks",
-                            "get-token",
-                            "--cluster-name",
-                            cluster_name,
-                            "--output",
-                            "json",
-                        ],
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
-    }
+    return exec_kubeconfig(
+        cluster_name,
+        endpoint,
+        certificate_authority,
+        cluster_name,
+        {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": [
+                "--region",
+                region,
+                "eks",
+                "get-token",
+                "--cluster-name",
+                cluster_name,
+                "--output",
+                "json",
+            ],
+            "interactiveMode": "Never",
+        },
+    )
 
 
 def karpenter_values(cluster_name: str, queue_name: pulumi.Input[str], replicas: int) -> dict[str, Any]:

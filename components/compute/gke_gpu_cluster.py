@@ -31,7 +31,9 @@ from components.compute.contract import (
     NodePoolSpec,
     ResolvedPool,
     TaintEffect,
+    authorized_cidrs,
     enabled_addons,
+    exec_kubeconfig,
     resolve_node_pools,
 )
 
@@ -180,23 +182,6 @@ def gpu_count_problem(machine_type: str, accelerator_type: str, count: int) -> s
     return None
 
 
-def validate_authorized_cidrs(cidrs: Sequence[str], owner: str) -> list[str]:
-    """The authorized CIDRs in canonical form; rejects malformed ones and any that covers everything."""
-    canonical = []
-    for cidr in cidrs:
-        try:
-            network = ipaddress.ip_network(cidr)
-        except ValueError as err:
-            raise ValueError(f"{owner}: authorized CIDR {cidr!r} is not a network ({err})") from None
-        if network.prefixlen == 0:
-            raise ValueError(
-                f"{owner}: authorized CIDR {cidr} opens the endpoint to the whole internet; "
-                "list the networks that need the API server, or leave authorized_cidrs out for a private endpoint"
-            )
-        canonical.append(str(network))
-    return canonical
-
-
 def render_kubeconfig(context: str, endpoint: str, ca_certificate: str) -> str:
     """A kubeconfig that authenticates through gke-gcloud-auth-plugin (no credentials inside).
 
@@ -205,39 +190,17 @@ def render_kubeconfig(context: str, endpoint: str, ca_certificate: str) -> str:
         endpoint: the API server's address (host or IP) as GKE reports it.
         ca_certificate: the cluster CA, base64 PEM as GKE reports it.
     """
+    exec_ = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "gke-gcloud-auth-plugin",
+        "installHint": (
+            "Install gke-gcloud-auth-plugin: https://cloud.google.com/kubernetes-engine/docs/"
+            "how-to/cluster-access-for-kubectl#install_plugin"
+        ),
+        "provideClusterInfo": True,
+    }
     return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": context,
-                    "cluster": {
-                        "server": f"https://{endpoint}",
-                        "certificate-authority-data": ca_certificate,
-                    },
-                }
-            ],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-            "current-context": context,
-            "users": [
-                {
-                    "name": context,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "gke-gcloud-auth-plugin",
-                            "installHint": (
-                                "Install gke-gcloud-auth-plugin: https://cloud.google.com/kubernetes-engine/docs/"
-                                "how-to/cluster-access-for-kubectl#install_plugin"
-                            ),
-                            "provideClusterInfo": True,
-                        }
-                    },
-                }
-            ],
-        },
-        indent=2,
+        exec_kubeconfig(context, f"https://{endpoint}", ca_certificate, context, exec_), indent=2
     )
 
 
@@ -331,7 +294,7 @@ def _validate(
         if problem:
             raise ValueError(f"{owner}: node pool {pool.name!r}: {problem}")
     cidrs = args.get("authorized_cidrs")
-    authorized = validate_authorized_cidrs(cidrs, owner) if cidrs else None
+    authorized = authorized_cidrs(owner, cidrs) if cidrs else None
     return system, pools, authorized
 
 

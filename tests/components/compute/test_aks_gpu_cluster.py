@@ -843,8 +843,12 @@ BAD_ARGS = [
         {"node_pools": [CPU_POOL, pool(name="system")]}, "'system': name is used", id="duplicate-name"
     ),
     pytest.param({"node_pools": [T4_POOL]}, "need a CPU pool in node_pools", id="no-cpu-pool-for-addons"),
-    pytest.param({"authorized_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens the API server", id="internet"),
-    pytest.param({"authorized_cidrs": ["10.0.0.1/8"]}, "'10.0.0.1/8' is not an IPv4 network", id="bad-cidr"),
+    pytest.param(
+        {"authorized_cidrs": ["0.0.0.0/0"]},
+        "0.0.0.0/0 opens the API endpoint to the whole internet",
+        id="internet",
+    ),
+    pytest.param({"authorized_cidrs": ["10.0.0.1/8"]}, "'10.0.0.1/8' is not a network", id="bad-cidr"),
     pytest.param(
         {"system_pool": {**CPU_POOL, "name": "sys", "spot": True, "min_nodes": 1}},
         "system pool 'sys'",

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pytest
 
-from components.compute.contract import CLUSTER_OUTPUTS, NodePoolSpec, TaintEffect
+from components.compute.contract import CLUSTER_OUTPUTS, NodePoolSpec, TaintEffect, authorized_cidrs
 from components.compute.gke_gpu_cluster import (
     ACCELERATORS,
     NODE_ROLES,
@@ -19,7 +19,6 @@ from components.compute.gke_gpu_cluster import (
     GpuDriverVersion,
     gpu_count_problem,
     render_kubeconfig,
-    validate_authorized_cidrs,
 )
 from components.network.gcp_network import GcpNetwork
 from scripts.hub.offline.engine import ProgramError, RecordedResource, RunResult
@@ -210,7 +209,7 @@ def test_gpu_count_must_fit_the_machine_type(
 
 
 def test_authorized_cidrs_are_canonical() -> None:
-    assert validate_authorized_cidrs(["203.0.113.0/24", "198.51.100.7/32"], "GkeGpuCluster x") == [
+    assert authorized_cidrs("GkeGpuCluster x", ["203.0.113.0/24", "198.51.100.7/32"]) == [
         "203.0.113.0/24",
         "198.51.100.7/32",
     ]
@@ -219,15 +218,15 @@ def test_authorized_cidrs_are_canonical() -> None:
 @pytest.mark.parametrize(
     ("cidr", "message"),
     [
-        ("0.0.0.0/0", "authorized CIDR 0.0.0.0/0 opens the endpoint to the whole internet"),
-        ("::/0", "authorized CIDR ::/0 opens the endpoint to the whole internet"),
-        ("203.0.113.1/24", "authorized CIDR '203.0.113.1/24' is not a network"),
-        ("somewhere", "authorized CIDR 'somewhere' is not a network"),
+        ("0.0.0.0/0", "authorized_cidrs entry 0.0.0.0/0 opens the API endpoint to the whole internet"),
+        ("::/0", "authorized_cidrs entry ::/0 opens the API endpoint to the whole internet"),
+        ("203.0.113.1/24", "authorized_cidrs entry '203.0.113.1/24' is not a network"),
+        ("somewhere", "authorized_cidrs entry 'somewhere' is not a network"),
     ],
 )
 def test_authorized_cidrs_reject_the_internet_and_malformed_ranges(cidr: str, message: str) -> None:
     with pytest.raises(ValueError, match=r"^GkeGpuCluster x: ") as raised:
-        validate_authorized_cidrs(["10.0.0.0/8", cidr], "GkeGpuCluster x")
+        authorized_cidrs("GkeGpuCluster x", ["10.0.0.0/8", cidr])
     assert message in str(raised.value)
 
 
@@ -754,11 +753,13 @@ BAD_ARGS = [
     ),
     pytest.param(
         {"authorized_cidrs": ["0.0.0.0/0"]},
-        "authorized CIDR 0.0.0.0/0 opens the endpoint",
+        "authorized_cidrs entry 0.0.0.0/0 opens the API endpoint",
         id="open-endpoint",
     ),
     pytest.param(
-        {"authorized_cidrs": ["10.0.0.0/33"]}, "authorized CIDR '10.0.0.0/33' is not a network", id="bad-cidr"
+        {"authorized_cidrs": ["10.0.0.0/33"]},
+        "authorized_cidrs entry '10.0.0.0/33' is not a network",
+        id="bad-cidr",
     ),
     pytest.param(
         {"master_ipv4_cidr": "172.16.0.0/24"},
