@@ -40,6 +40,7 @@ from components.compute.contract import (
 )
 from components.identity.aws_workload_identity import AwsWorkloadIdentity
 from components.network.aws_network import FLOW_LOG_RETENTION_DAYS
+from components.tags import name_tagged
 
 TYPE_TOKEN = "mlopshub:index:EksGpuCluster"
 
@@ -580,17 +581,6 @@ def karpenter_node_class(
     }
 
 
-def _tagged(
-    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None, name: str
-) -> pulumi.Output[dict[str, str]]:
-    """The caller's tags plus `Name`."""
-
-    def merge(base: Mapping[str, str]) -> dict[str, str]:
-        return {**base, "Name": name}
-
-    return pulumi.Output.from_input(tags or {}).apply(merge)  # type: ignore[arg-type]
-
-
 def _issuer_url(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
     for identity in identities:
         for oidc in identity.oidcs or ():
@@ -706,7 +696,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             policy=pulumi.Output.all(account_id, partition, region).apply(
                 lambda values: cluster_key_policy(values[0], values[1], values[2], name)
             ),
-            tags=_tagged(tags, f"{name}-key"),
+            tags=name_tagged(tags, f"{name}-key"),
             opts=child,
         )
         log_group = aws.cloudwatch.LogGroup(
@@ -714,14 +704,14 @@ class EksGpuCluster(pulumi.ComponentResource):
             name=control_plane_log_group(name),
             retention_in_days=plan.log_retention_days,
             kms_key_id=key.arn,
-            tags=_tagged(tags, f"{name}-control-plane-logs"),
+            tags=name_tagged(tags, f"{name}-control-plane-logs"),
             opts=child,
         )
         cluster_role = aws.iam.Role(
             f"{name}-cluster-role",
             description=f"EKS control plane of {name}",
             assume_role_policy=service_trust_policy("eks.amazonaws.com"),
-            tags=_tagged(tags, f"{name}-cluster-role"),
+            tags=name_tagged(tags, f"{name}-cluster-role"),
             opts=child,
         )
         cluster_policy = aws.iam.RolePolicyAttachment(
@@ -750,7 +740,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             # STANDARD: at the end of standard support EKS upgrades the pinned version rather than billing
             # extended support (six times the control-plane price) without anyone deciding to.
             upgrade_policy={"support_type": "STANDARD"},
-            tags=_tagged(tags, f"{name}-cluster"),
+            tags=name_tagged(tags, f"{name}-cluster"),
             # EKS needs its role's policy while it creates (and deletes) the cluster's ENIs and groups.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, cluster_policy]),
         )
@@ -763,7 +753,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             f"{name}-oidc",
             url=issuer_url,
             client_id_lists=["sts.amazonaws.com"],
-            tags=_tagged(tags, f"{name}-oidc"),
+            tags=name_tagged(tags, f"{name}-oidc"),
             opts=child,
         )
 
@@ -775,7 +765,7 @@ class EksGpuCluster(pulumi.ComponentResource):
                 cluster_name=cluster.name,
                 principal_arn=principal,
                 type="STANDARD",
-                tags=_tagged(tags, f"{name}-admin-{index}"),
+                tags=name_tagged(tags, f"{name}-admin-{index}"),
                 opts=child,
             )
             admin_grants.append(
@@ -805,7 +795,7 @@ class EksGpuCluster(pulumi.ComponentResource):
                     "security_groups": [cluster_security_group_id],
                 }
             ],
-            tags=_tagged(tags, f"{name}-api-clients-sg"),
+            tags=name_tagged(tags, f"{name}-api-clients-sg"),
             opts=child,
         )
         aws.vpc.SecurityGroupIngressRule(
@@ -816,7 +806,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             from_port=443,
             to_port=443,
             description="HTTPS from API clients",
-            tags=_tagged(tags, f"{name}-api-clients-ingress"),
+            tags=name_tagged(tags, f"{name}-api-clients-ingress"),
             opts=child,
         )
 
@@ -825,7 +815,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             f"{name}-node-role",
             description=f"Managed node groups of EKS cluster {name}",
             assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
-            tags=_tagged(tags, f"{name}-node-role"),
+            tags=name_tagged(tags, f"{name}-node-role"),
             opts=child,
         )
         node_policies: list[pulumi.Resource] = [
@@ -857,10 +847,10 @@ class EksGpuCluster(pulumi.ComponentResource):
                     }
                 ],
                 tag_specifications=[
-                    {"resource_type": kind, "tags": _tagged(tags, f"{name}-{pool.name}")}
+                    {"resource_type": kind, "tags": name_tagged(tags, f"{name}-{pool.name}")}
                     for kind in ("instance", "volume", "network-interface")
                 ],
-                tags=_tagged(tags, f"{name}-{pool.name}-lt"),
+                tags=name_tagged(tags, f"{name}-{pool.name}-lt"),
                 opts=child,
             )
             return aws.eks.NodeGroup(
@@ -885,7 +875,7 @@ class EksGpuCluster(pulumi.ComponentResource):
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
                 node_repair_config={"enabled": True},
                 update_config={"max_unavailable": 1},
-                tags=_tagged(tags, f"{name}-{pool.name}-ng"),
+                tags=name_tagged(tags, f"{name}-{pool.name}-ng"),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=node_policies,
@@ -910,7 +900,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             addon_name="eks-node-monitoring-agent",
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=_tagged(tags, f"{name}-node-monitoring-agent"),
+            tags=name_tagged(tags, f"{name}-node-monitoring-agent"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[system_group]),
         )
 
@@ -936,7 +926,7 @@ class EksGpuCluster(pulumi.ComponentResource):
                 f"{name}-karpenter-node-role",
                 description=f"Nodes Karpenter launches for EKS cluster {name}",
                 assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
-                tags=_tagged(tags, f"{name}-karpenter-node-role"),
+                tags=name_tagged(tags, f"{name}-karpenter-node-role"),
                 opts=child,
             )
             for policy in NODE_POLICIES:
@@ -952,14 +942,14 @@ class EksGpuCluster(pulumi.ComponentResource):
                 cluster_name=cluster.name,
                 principal_arn=karpenter_node_role.arn,
                 type="EC2_LINUX",
-                tags=_tagged(tags, f"{name}-karpenter-node-access"),
+                tags=name_tagged(tags, f"{name}-karpenter-node-access"),
                 opts=child,
             )
             queue = aws.sqs.Queue(
                 f"{name}-interruption-queue",
                 message_retention_seconds=300,
                 sqs_managed_sse_enabled=True,
-                tags=_tagged(tags, f"{name}-interruption-queue"),
+                tags=name_tagged(tags, f"{name}-interruption-queue"),
                 opts=child,
             )
             aws.sqs.QueuePolicy(
@@ -975,7 +965,7 @@ class EksGpuCluster(pulumi.ComponentResource):
                     f"{name}-{event}-rule",
                     description=f"{detail_type} events for Karpenter of {name}",
                     event_pattern=interruption_event_pattern(source, detail_type),
-                    tags=_tagged(tags, f"{name}-{event}-rule"),
+                    tags=name_tagged(tags, f"{name}-{event}-rule"),
                     opts=child,
                 )
                 aws.cloudwatch.EventTarget(

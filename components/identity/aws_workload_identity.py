@@ -17,6 +17,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.tags import name_tagged
+
 TYPE_TOKEN = "mlopshub:index:AwsWorkloadIdentity"
 
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -159,17 +161,6 @@ def check_policy_document(owner: str, policy_name: str, document: str) -> None:
             )
 
 
-def _tagged(
-    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None, name: str
-) -> pulumi.Output[dict[str, str]]:
-    """The caller's tags plus `Name`."""
-
-    def merge(base: Mapping[str, str]) -> dict[str, str]:
-        return {**base, "Name": name}
-
-    return pulumi.Output.from_input(tags or {}).apply(merge)  # type: ignore[arg-type]
-
-
 class AwsWorkloadIdentity(pulumi.ComponentResource):
     """An IAM role that exactly one Kubernetes service account can assume (IRSA), with inline policies."""
 
@@ -214,7 +205,7 @@ class AwsWorkloadIdentity(pulumi.ComponentResource):
             description=f"IRSA role of service account {namespace}/{service_account}",
             assume_role_policy=trust_policy,
             max_session_duration=3600,
-            tags=_tagged(tags, f"{name}-role"),
+            tags=name_tagged(tags, f"{name}-role"),
             opts=child,
         )
         for policy_name, document in documents.items():

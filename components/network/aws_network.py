@@ -15,6 +15,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.tags import name_tagged
+
 TYPE_TOKEN = "mlopshub:index:AwsNetwork"
 
 DEFAULT_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "logs")
@@ -150,19 +152,6 @@ def flow_log_role_policy(log_group_arn: str) -> str:
     )
 
 
-def _tagged(
-    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None,
-    name: str,
-    extra: Mapping[str, str] | None = None,
-) -> pulumi.Output[dict[str, str]]:
-    """The caller's tags plus `Name` and any role tags of this child."""
-
-    def merge(base: Mapping[str, str]) -> dict[str, str]:
-        return {**base, **(extra or {}), "Name": name}
-
-    return pulumi.Output.from_input(tags or {}).apply(merge)  # type: ignore[arg-type]
-
-
 def _zone(names: Sequence[str], index: int, owner: str) -> str:
     if index >= len(names):
         raise ValueError(
@@ -231,7 +220,7 @@ class AwsNetwork(pulumi.ComponentResource):
             cidr_block=args["cidr_block"],
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags=_tagged(tags, f"{name}-vpc"),
+            tags=name_tagged(tags, f"{name}-vpc"),
             opts=child,
         )
         # A VPC's default security group allows all traffic between its members; strip it (CIS AWS 5.4).
@@ -240,7 +229,7 @@ class AwsNetwork(pulumi.ComponentResource):
             vpc_id=vpc.id,
             ingress=[],
             egress=[],
-            tags=_tagged(tags, f"{name}-default-sg"),
+            tags=name_tagged(tags, f"{name}-default-sg"),
             opts=child,
         )
 
@@ -251,7 +240,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 cidr_block=cidr,
                 availability_zone=zone_names[i],
                 map_public_ip_on_launch=False,
-                tags=_tagged(
+                tags=name_tagged(
                     tags, f"{name}-private-{i}", {"kubernetes.io/role/internal-elb": "1", "tier": "private"}
                 ),
                 opts=child,
@@ -266,20 +255,22 @@ class AwsNetwork(pulumi.ComponentResource):
                 cidr_block=cidr,
                 availability_zone=zone_names[i],
                 map_public_ip_on_launch=False,
-                tags=_tagged(tags, f"{name}-public-{i}", {"kubernetes.io/role/elb": "1", "tier": "public"}),
+                tags=name_tagged(
+                    tags, f"{name}-public-{i}", {"kubernetes.io/role/elb": "1", "tier": "public"}
+                ),
                 opts=child,
             )
             for i, cidr in enumerate(public_cidrs)
         ]
 
         gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags=_tagged(tags, f"{name}-igw"), opts=child
+            f"{name}-igw", vpc_id=vpc.id, tags=name_tagged(tags, f"{name}-igw"), opts=child
         )
         public_routes = aws.ec2.RouteTable(
             f"{name}-public-rt",
             vpc_id=vpc.id,
             routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
-            tags=_tagged(tags, f"{name}-public-rt"),
+            tags=name_tagged(tags, f"{name}-public-rt"),
             opts=child,
         )
         for i, subnet in enumerate(public_subnets):
@@ -291,7 +282,7 @@ class AwsNetwork(pulumi.ComponentResource):
         nat_gateways = []
         for i in range(nat_count):
             address = aws.ec2.Eip(
-                f"{name}-nat-eip-{i}", domain="vpc", tags=_tagged(tags, f"{name}-nat-eip-{i}"), opts=child
+                f"{name}-nat-eip-{i}", domain="vpc", tags=name_tagged(tags, f"{name}-nat-eip-{i}"), opts=child
             )
             nat_gateways.append(
                 aws.ec2.NatGateway(
@@ -299,7 +290,7 @@ class AwsNetwork(pulumi.ComponentResource):
                     allocation_id=address.id,
                     subnet_id=public_subnets[i].id,
                     connectivity_type="public",
-                    tags=_tagged(tags, f"{name}-nat-{i}"),
+                    tags=name_tagged(tags, f"{name}-nat-{i}"),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
                 )
             )
@@ -310,7 +301,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 f"{name}-private-rt-{i}",
                 vpc_id=vpc.id,
                 routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
-                tags=_tagged(tags, f"{name}-private-rt-{i}"),
+                tags=name_tagged(tags, f"{name}-private-rt-{i}"),
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
@@ -325,7 +316,7 @@ class AwsNetwork(pulumi.ComponentResource):
             service_name=region.apply(functools.partial(_service_name, service="s3")),
             vpc_endpoint_type="Gateway",
             route_table_ids=[t.id for t in private_route_tables],
-            tags=_tagged(tags, f"{name}-s3-gateway-endpoint"),
+            tags=name_tagged(tags, f"{name}-s3-gateway-endpoint"),
             opts=child,
         )
         endpoint_sg = aws.ec2.SecurityGroup(
@@ -341,7 +332,7 @@ class AwsNetwork(pulumi.ComponentResource):
                     "cidr_blocks": [args["cidr_block"]],
                 }
             ],
-            tags=_tagged(tags, f"{name}-endpoints-sg"),
+            tags=name_tagged(tags, f"{name}-endpoints-sg"),
             opts=child,
         )
         for service in endpoint_services:
@@ -354,7 +345,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=[s.id for s in private_subnets],
                 security_group_ids=[endpoint_sg.id],
-                tags=_tagged(tags, endpoint_name),
+                tags=name_tagged(tags, endpoint_name),
                 opts=child,
             )
 
@@ -369,7 +360,7 @@ class AwsNetwork(pulumi.ComponentResource):
             policy=pulumi.Output.all(identity.account_id, partition, region).apply(
                 lambda values: flow_log_key_policy(values[0], values[1], values[2], log_group_name)
             ),
-            tags=_tagged(tags, f"{name}-flow-logs-key"),
+            tags=name_tagged(tags, f"{name}-flow-logs-key"),
             opts=child,
         )
         log_group_arn = pulumi.Output.all(partition, region, identity.account_id).apply(
@@ -380,7 +371,7 @@ class AwsNetwork(pulumi.ComponentResource):
             name=log_group_name,
             retention_in_days=retention,
             kms_key_id=key.arn,
-            tags=_tagged(tags, f"{name}-flow-logs"),
+            tags=name_tagged(tags, f"{name}-flow-logs"),
             opts=child,
         )
         role = aws.iam.Role(
@@ -389,7 +380,7 @@ class AwsNetwork(pulumi.ComponentResource):
             assume_role_policy=pulumi.Output.all(identity.account_id, partition, region).apply(
                 lambda values: flow_log_assume_role_policy(*values)
             ),
-            tags=_tagged(tags, f"{name}-flow-logs-role"),
+            tags=name_tagged(tags, f"{name}-flow-logs-role"),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -406,7 +397,7 @@ class AwsNetwork(pulumi.ComponentResource):
             log_destination=log_group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
-            tags=_tagged(tags, f"{name}-flow-log"),
+            tags=name_tagged(tags, f"{name}-flow-log"),
             opts=child,
         )
 
