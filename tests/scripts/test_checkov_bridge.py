@@ -631,3 +631,21 @@ def _no_bridge_mode_leak() -> Iterator[None]:
     yield
     if saved is not None:
         os.environ["CHECKOV_BRIDGE_MODE"] = saved
+
+
+def test_arm_resources_are_named_by_their_azure_name_not_the_logical_name() -> None:
+    resource = {
+        "urn": "urn:pulumi:dev::p::azure-native:storage:StorageAccount::models-artifacts",
+        "type": "azure-native:storage:StorageAccount",
+        "name": "models-artifacts",
+        "custom": True,
+        "parent": None,
+        "dependencies": [],
+        "propertyDependencies": {},
+        "provider": None,
+        "inputs": {"accountName": "modelsartifacts", "resourceGroupName": "rg", "kind": "StorageV2"},
+        "options": {},
+    }
+    conversion = convert_plan({"project": "p", "stack": "dev", "resources": [resource]})
+    assert conversion.arm_template is not None
+    assert [r["name"] for r in conversion.arm_template["resources"]] == ["modelsartifacts"]

@@ -345,6 +345,22 @@ def _arm_value(value: Any) -> Any:
     return _integral(value)
 
 
+def _arm_resource_name(token: str, resource: Mapping[str, Any]) -> str:
+    """The Azure name of a resource: the input azure-native names it by, else the Pulumi logical name.
+
+    azure-native takes a resource's own name as `resourceName`, `<typeName>Name` (`vaultName`,
+    `registryName`) or `accountName`; checks such as CKV_AZURE_43 read it, and a logical name like
+    `models-artifacts` is not a valid storage account name.
+    """
+    type_name = token.rsplit(":", 1)[-1]
+    inputs = resource.get("inputs", {})
+    for key in ("resourceName", type_name[:1].lower() + type_name[1:] + "Name", "accountName", "name"):
+        value = inputs.get(key)
+        if isinstance(value, str) and value and value != "[unknown]":
+            return value
+    return str(resource["name"])
+
+
 def _arm_template(plan: Mapping[str, Any], conversion: Conversion) -> None:
     resources = []
     names: dict[str, set[str]] = {}
@@ -363,7 +379,10 @@ def _arm_template(plan: Mapping[str, Any], conversion: Conversion) -> None:
         for key, value in inputs.items():
             if key not in _ARM_DROPPED:
                 properties[renames.get(key, key)] = value
-        name = _unique(re.sub(r"[^A-Za-z0-9_.-]", "-", resource["name"]), names.setdefault(arm.type, set()))
+        name = _unique(
+            re.sub(r"[^A-Za-z0-9_.-]", "-", _arm_resource_name(token, resource)),
+            names.setdefault(arm.type, set()),
+        )
         document = {"type": arm.type, "apiVersion": arm.api_version, "name": name, **top}
         if properties:
             document["properties"] = properties

@@ -1,0 +1,1 @@
+"""Model registries per cloud (artifact storage, image registry, model registry) and the MLflow tracking server."""
