@@ -16,6 +16,7 @@ from scripts.hub.gate.report import ReportFormat, render
 from scripts.hub.offline.engine import DuplicateUrnError, ProgramError, ProgramRun, run_program
 from scripts.hub.offline.plan import build_plan, write_plan
 from scripts.hub.offline.project import ProjectError, load_project, load_stack_config
+from scripts.hub.rag_cli import rag_app
 from scripts.hub.render import render_plan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -179,6 +180,9 @@ def gate(
     else:
         typer.echo(text)
     raise typer.Exit(EXIT_FAIL if verdict(result.findings) == "fail" else EXIT_OK)
+
+
+app.add_typer(rag_app, name="rag")
 
 
 @app.callback()

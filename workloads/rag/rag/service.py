@@ -1,0 +1,121 @@
+"""`RagService`: ingest documents and answer questions; the one core every adapter calls."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.answer import Answer, Answerer, ExtractiveAnswerer, HttpLlmAnswerer
+from rag.chunking import Document, DocumentError, chunk_documents, load_documents, validate_text
+from rag.embedding import Embedder, load_default_embedder
+from rag.settings import RagSettings
+from rag.store import ChromaStore, VectorStore
+
+logger = logging.getLogger("rag")
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty or too long)."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingestion wrote."""
+
+    documents: int
+    chunks: int
+    total_chunks: int
+
+
+class RagService:
+    """Ingestion and grounded answering over one vector store."""
+
+    def __init__(
+        self, settings: RagSettings, embedder: Embedder, store: VectorStore, answerer: Answerer
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._store = store
+        self._answerer = answerer
+
+    @property
+    def store(self) -> VectorStore:
+        """The vector store answers come from."""
+        return self._store
+
+    def ingest(self, paths: Sequence[Path]) -> IngestResult:
+        """Ingest files and directories; every file is validated before anything is written.
+
+        Raises:
+            DocumentError: a path is missing or a file is empty, binary or oversize (nothing written).
+        """
+        return self.ingest_documents(load_documents(paths, self.settings.max_file_bytes))
+
+    def ingest_texts(self, texts: Sequence[tuple[str, str]]) -> IngestResult:
+        """Ingest `(source, text)` pairs (an API body), validated as files are.
+
+        Raises:
+            DocumentError: a text is empty, binary, oversize or a source repeats (nothing written).
+        """
+        documents = [validate_text(source, text, self.settings.max_file_bytes) for source, text in texts]
+        if len({document.source for document in documents}) != len(documents):
+            raise DocumentError("two documents share a source name")
+        return self.ingest_documents(documents)
+
+    def ingest_documents(self, documents: Sequence[Document]) -> IngestResult:
+        """Chunk, embed and store already validated documents."""
+        chunks = chunk_documents(documents, self.settings.chunk_size, self.settings.chunk_overlap)
+        # Embed everything before the first write: a model failure then leaves the store untouched.
+        embeddings = self._embedder.embed([chunk.text for chunk in chunks])
+        self._store.upsert(chunks, embeddings)
+        result = IngestResult(documents=len(documents), chunks=len(chunks), total_chunks=self._store.count())
+        logger.info(
+            "ingested",
+            extra={
+                "documents": result.documents,
+                "chunks": result.chunks,
+                "total_chunks": result.total_chunks,
+            },
+        )
+        return result
+
+    def ask(self, question: str) -> Answer:
+        """Answer from the store, citing passages, or refuse when none is grounded.
+
+        Raises:
+            QuestionError: the question is blank or longer than `max_question_chars`.
+        """
+        text = " ".join(question.split())
+        if not text:
+            raise QuestionError("the question is empty")
+        if len(text) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"the question is {len(text)} characters; the limit is {self.settings.max_question_chars}"
+            )
+        [embedding] = self._embedder.embed([text])
+        hits = self._store.query(embedding, self.settings.top_k)
+        return self._answerer.answer(text, hits)
+
+
+def build_answerer(settings: RagSettings) -> Answerer:
+    """The generator-backed answerer when an endpoint is configured, else the extractive one."""
+    if settings.llm_endpoint is not None:
+        return HttpLlmAnswerer(str(settings.llm_endpoint), settings.max_distance, settings.llm_timeout_s)
+    return ExtractiveAnswerer(settings.max_distance)
+
+
+def build_service(
+    settings: RagSettings, *, create_store: bool, embedder: Embedder | None = None
+) -> RagService:
+    """A service on the embedded Chroma store at `settings.store_path` and the shared model.
+
+    Raises:
+        StoreError: `create_store` is false and there is no store at the path.
+    """
+    store = ChromaStore(settings.store_path, settings.collection, create=create_store)
+    return RagService(
+        settings,
+        embedder if embedder is not None else load_default_embedder(),
+        store,
+        build_answerer(settings),
+    )
