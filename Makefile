@@ -51,10 +51,11 @@ format: setup
 
 lock:
 	rm -rf /tmp/mlops-hub-lock && $(PYTHON) -m venv /tmp/mlops-hub-lock
-	/tmp/mlops-hub-lock/bin/pip install --quiet --no-compile '.[dev]'
+	/tmp/mlops-hub-lock/bin/pip install --quiet --no-compile '.[dev,rag]'
 	{ echo "# The whole dependency tree, pinned (pip freeze of a clean 'make setup' venv)."; \
 	  echo "# Regenerate after changing pyproject.toml: make lock"; \
-	  /tmp/mlops-hub-lock/bin/pip freeze --exclude-editable | grep -v '^mlops-hub'; } > requirements.lock
+	  /tmp/mlops-hub-lock/bin/pip freeze --exclude-editable | grep -v '^mlops-hub' \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
