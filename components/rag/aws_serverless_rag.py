@@ -21,6 +21,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.s3 import secure_bucket_settings
 from components.tags import name_tagged
 
 TYPE_TOKEN = "mlopshub:index:AwsServerlessRag"
@@ -419,50 +420,13 @@ class AwsServerlessRag(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-documents", bucket=bucket_name, tags=name_tagged(tags, f"{name}-documents"), opts=child
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-documents-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-documents-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-documents-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-documents-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-noncurrent-versions",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {
-                        "noncurrent_days": args.get("noncurrent_version_days", 90)
-                    },
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            opts=child,
+        secure_bucket_settings(
+            f"{name}-documents",
+            bucket,
+            key.arn,
+            args.get("noncurrent_version_days", 90),
+            child,
+            lifecycle_rule_id="expire-noncurrent-versions",
         )
         if "access_log_bucket" in args:
             aws.s3.BucketLogging(

@@ -19,6 +19,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.s3 import secure_bucket_settings
 from components.tags import name_tagged
 
 TYPE_TOKEN = "mlopshub:index:AwsModelRegistry"
@@ -143,18 +144,6 @@ def _in_range(owner: str, field: str, value: int, low: int, high: int) -> int:
     return value
 
 
-def _public_access_block(name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> None:
-    aws.s3.BucketPublicAccessBlock(
-        name,
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=opts,
-    )
-
-
 class AwsModelRegistry(pulumi.ComponentResource):
     """Artifact bucket, ECR repositories and a SageMaker model package group under one customer KMS key."""
 
@@ -213,46 +202,8 @@ class AwsModelRegistry(pulumi.ComponentResource):
         )
 
         logs = aws.s3.Bucket(f"{name}-access-logs", tags=name_tagged(tags, f"{name}-access-logs"), opts=child)
-        _public_access_block(f"{name}-access-logs-public-access", logs, child)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-access-logs-ownership",
-            bucket=logs.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-access-logs-encryption",
-            bucket=logs.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-access-logs-versioning",
-            bucket=logs.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-access-logs-lifecycle",
-            bucket=logs.id,
-            rules=[
-                {
-                    "id": "expire-noncurrent",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            opts=child,
+        secure_bucket_settings(
+            f"{name}-access-logs", logs, key.arn, noncurrent_days, child, enforce_owner=True
         )
 
         artifacts = aws.s3.Bucket(
@@ -269,36 +220,18 @@ class AwsModelRegistry(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        _public_access_block(f"{name}-artifacts-public-access", artifacts, child)
         # Object events go to EventBridge (free for S3 events), so pipelines can react to new model artifacts.
         aws.s3.BucketNotification(
             f"{name}-artifacts-events", bucket=artifacts.id, eventbridge=True, opts=child
         )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-artifacts-ownership",
-            bucket=artifacts.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-artifacts-encryption",
-            bucket=artifacts.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-artifacts-versioning",
-            bucket=artifacts.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
+        versioning = secure_bucket_settings(
+            f"{name}-artifacts",
+            artifacts,
+            key.arn,
+            noncurrent_days,
+            child,
+            enforce_owner=True,
+            lifecycle_after_versioning=True,
         )
         aws.s3.BucketPolicy(
             f"{name}-artifacts-policy",
@@ -312,21 +245,6 @@ class AwsModelRegistry(pulumi.ComponentResource):
             target_bucket=logs.id,
             target_prefix=f"{name}-artifacts/",
             opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-artifacts-lifecycle",
-            bucket=artifacts.id,
-            rules=[
-                {
-                    "id": "expire-noncurrent",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            # Lifecycle rules on noncurrent versions need versioning enabled first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         if object_lock:
             aws.s3.BucketObjectLockConfiguration(
