@@ -51,7 +51,7 @@ format: setup
 
 lock:
 	rm -rf /tmp/mlops-hub-lock && $(PYTHON) -m venv /tmp/mlops-hub-lock
-	/tmp/mlops-hub-lock/bin/pip install --quiet --no-compile '.[dev,rag]'
+	/tmp/mlops-hub-lock/bin/pip install --quiet --no-compile '.[dev,rag,ml]'
 	{ echo "# The whole dependency tree, pinned (pip freeze of a clean 'make setup' venv)."; \
 	  echo "# Regenerate after changing pyproject.toml: make lock"; \
 	  /tmp/mlops-hub-lock/bin/pip freeze --exclude-editable | grep -v '^mlops-hub' \
