@@ -1,0 +1,1 @@
+"""The monitoring workload (issue #6)."""

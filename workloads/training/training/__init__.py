@@ -1,0 +1,1 @@
+"""The training workload (issue #6)."""
