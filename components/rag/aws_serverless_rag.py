@@ -39,6 +39,9 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 
 QUERY_ROUTE = "POST /query"
 
+TEXT_METADATA_KEY = "text"
+"""Vector metadata key holding the chunk's text (workloads/rag/rag/s3vectors_store.py writes it)."""
+
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -457,6 +460,9 @@ class AwsServerlessRag(pulumi.ComponentResource):
             data_type="float32",
             dimension=args.get("embedding_dimension", 1024),
             distance_metric=args.get("distance_metric", "cosine"),
+            # Filterable metadata is capped at 2 KB per vector; a chunk's text can be longer, and the
+            # workload never filters on it.
+            metadata_configuration={"non_filterable_metadata_keys": [TEXT_METADATA_KEY]},
             tags=name_tagged(tags, f"{name}-index"),
             opts=child,
         )
@@ -513,6 +519,7 @@ class AwsServerlessRag(pulumi.ComponentResource):
                 logging_config={"log_format": "JSON", "log_group": log_groups[role_name].name},
                 environment={
                     "variables": {
+                        "RAG_VECTOR_STORE": "s3vectors",
                         "VECTOR_BUCKET": vector_bucket_name,
                         "VECTOR_INDEX": index_name,
                     }

@@ -358,6 +358,7 @@ class AzureServerlessRag(pulumi.ComponentResource):
             )
 
         env_vars: list[azure.app.EnvironmentVarArgsDict] = [
+            {"name": "RAG_VECTOR_STORE", "value": "cosmos"},
             {"name": "COSMOS_ENDPOINT", "value": cosmos.document_endpoint},
             {"name": "COSMOS_DATABASE", "value": "rag"},
             {"name": "COSMOS_CONTAINER", "value": "chunks"},

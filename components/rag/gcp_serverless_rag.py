@@ -221,6 +221,7 @@ class GcpServerlessRag(pulumi.ComponentResource):
                         {
                             "image": image,
                             "envs": [
+                                {"name": "RAG_VECTOR_STORE", "value": "firestore"},
                                 {"name": "FIRESTORE_DATABASE", "value": database_name},
                                 {"name": "FIRESTORE_COLLECTION", "value": collection},
                                 {"name": "EMBEDDING_FIELD", "value": EMBEDDING_FIELD},

@@ -205,6 +205,8 @@ def test_vector_store_is_s3_vectors_and_nothing_provisioned(rag: Recorder) -> No
     ]
     assert (index.inputs["indexName"], index.inputs["dataType"]) == ("documents", "float32")
     assert (index.inputs["dimension"], index.inputs["distanceMetric"]) == (1024, "cosine")
+    # The workload stores chunk text as metadata; filterable metadata is capped at 2 KB per vector.
+    assert index.inputs["metadataConfiguration"] == {"nonFilterableMetadataKeys": ["text"]}
     # Nothing that bills by the hour while idle.
     assert not [r for r in rag.resources if r.type.startswith(("aws:rds/", "aws:opensearch/", "aws:ec2/"))]
 
@@ -222,6 +224,18 @@ def test_functions_scale_to_zero_with_reserved_concurrency(rag: Recorder) -> Non
     assert ingest.inputs["deadLetterConfig"] == {"targetArn": DLQ_ARN}
     assert depends_on(query, "role") == [f"{NAME}-query-role"]
     assert depends_on(ingest, "role") == [f"{NAME}-ingest-role"]
+
+
+def test_functions_get_the_workload_store_settings(rag: Recorder) -> None:
+    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects S3VectorsStore.
+    for role in ("query", "ingest"):
+        assert rag.named(f"{NAME}-{role}").inputs["environment"] == {
+            "variables": {
+                "RAG_VECTOR_STORE": "s3vectors",
+                "VECTOR_BUCKET": f"{NAME}-vectors",
+                "VECTOR_INDEX": "documents",
+            }
+        }
 
 
 def test_reserved_concurrency_is_an_argument(pulumi_run: Recorder) -> None:

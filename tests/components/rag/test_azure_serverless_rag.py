@@ -106,6 +106,21 @@ def test_apps_scale_to_zero_under_their_own_identities(rag: Recorder) -> None:
     assert query.inputs["template"]["containers"][0]["image"] == QUERY_IMAGE
 
 
+def test_apps_get_the_workload_store_settings(rag: Recorder) -> None:
+    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects CosmosStore.
+    for role in ("query", "ingest"):
+        env = {
+            e["name"]: e.get("value")
+            for e in rag.named(f"{NAME}-{role}").inputs["template"]["containers"][0]["env"]
+        }
+        assert {k: env[k] for k in ("RAG_VECTOR_STORE", "COSMOS_DATABASE", "COSMOS_CONTAINER")} == {
+            "RAG_VECTOR_STORE": "cosmos",
+            "COSMOS_DATABASE": "rag",
+            "COSMOS_CONTAINER": "chunks",
+        }
+        assert "COSMOS_ENDPOINT" in env and "AZURE_CLIENT_ID" in env
+
+
 def test_query_ingress_demands_client_certificates(rag: Recorder) -> None:
     ingress = rag.named(f"{NAME}-query").inputs["configuration"]["ingress"]
 

@@ -101,6 +101,17 @@ def test_services_scale_to_zero_and_keep_the_invoker_check(rag: Recorder) -> Non
     assert depends_on(ingest, "template") == [f"{NAME}-ingest-sa"]
 
 
+def test_services_get_the_workload_store_settings(rag: Recorder) -> None:
+    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects FirestoreStore.
+    for role in ("query", "ingest"):
+        assert rag.named(f"{NAME}-{role}").inputs["template"]["containers"][0]["envs"] == [
+            {"name": "RAG_VECTOR_STORE", "value": "firestore"},
+            {"name": "FIRESTORE_DATABASE", "value": f"{NAME}-vectors"},
+            {"name": "FIRESTORE_COLLECTION", "value": "chunks"},
+            {"name": "EMBEDDING_FIELD", "value": "embedding"},
+        ]
+
+
 def test_only_named_callers_invoke(rag: Recorder) -> None:
     invokers = {r.name: r.inputs for r in rag.of_type(RUN_INVOKER)}
 

@@ -1,7 +1,14 @@
-"""RAG fixtures: the model loads once per session; every test gets its own store on disk."""
+"""RAG fixtures: the model loads once per session; every test gets its own store on disk; the Firestore
+emulator starts once per session, only for the tests that ask for it."""
 
-from collections.abc import Sequence
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +19,9 @@ apply_offline_environment()  # before anything imports huggingface_hub
 from rag.embedding import Embedder, load_default_embedder  # noqa: E402
 from rag.service import RagService, build_service  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "rag_corpus"
 
@@ -59,3 +69,64 @@ def ingested(service: RagService, corpus: Path) -> RagService:
     """A store holding the shipped corpus."""
     service.ingest([corpus])
     return service
+
+
+FIRESTORE_EMULATOR_JAR = Path("platform/cloud-firestore-emulator/cloud-firestore-emulator.jar")
+FIRESTORE_EMULATOR_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
+    """`host:port` of the Firestore emulator (google-cloud-cli's), started for this session on loopback.
+
+    The emulator's jar is run by java directly, so the process this fixture starts is the emulator
+    itself and is stopped by its own PID. Skips where java or the emulator component is missing.
+    """
+    gcloud = shutil.which("gcloud")
+    java = shutil.which("java")
+    jar = Path(gcloud).resolve().parents[1] / FIRESTORE_EMULATOR_JAR if gcloud else None
+    if java is None or jar is None or not jar.is_file():
+        pytest.skip("the Firestore emulator needs java and google-cloud-cli's cloud-firestore-emulator")
+    host = f"127.0.0.1:{_free_port()}"
+    port = host.rsplit(":", 1)[1]
+    emulator = subprocess.Popen(
+        [java, "-Duser.language=en", "-cp", str(jar), FIRESTORE_EMULATOR_MAIN, "start",
+         "--host=127.0.0.1", f"--port={port}", "--database-mode=firestore-native"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{host}/", timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if emulator.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Firestore emulator did not start on {host}")
+            time.sleep(0.2)
+        yield host
+    finally:
+        emulator.terminate()
+        try:
+            emulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+            emulator.wait()
+
+
+@pytest.fixture
+def firestore_client(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -> "firestore.Client":
+    """A real google-cloud-firestore client on the emulator (a named database, as the component creates)."""
+    from google.cloud import firestore  # noqa: PLC0415 - only the tests that use the emulator pay for it
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    return firestore.Client(project="demo-mlops-hub", database="rag-vectors")

@@ -20,7 +20,7 @@ from rag.chunking import DocumentError
 from rag.logs import configure_logging
 from rag.schemas import AnswerBody, AskRequest, IngestBody, IngestRequest
 from rag.service import QuestionError, RagService, build_service
-from rag.settings import RagSettings
+from rag.settings import load_settings
 
 logger = logging.getLogger("rag")
 
@@ -52,7 +52,7 @@ class Metrics:
 
 
 def _default_factory() -> RagService:
-    return build_service(RagSettings(), create_store=True)
+    return build_service(load_settings(), create_store=True)
 
 
 def create_app(service_factory: Callable[[], RagService] = _default_factory) -> FastAPI:

@@ -17,7 +17,7 @@ from rag.answer import LlmError
 from rag.logs import configure_logging
 from rag.schemas import AnswerBody, AskRequest
 from rag.service import QuestionError, RagService, build_service
-from rag.settings import RagSettings
+from rag.settings import load_settings
 
 LambdaResponse = dict[str, Any]
 
@@ -80,7 +80,7 @@ def make_handler(
 
 def _default_factory() -> RagService:
     configure_logging()
-    return build_service(RagSettings(), create_store=False)
+    return build_service(load_settings(), create_store=False)
 
 
 handler = make_handler(_default_factory)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rag.answer import Answer, Answerer, ExtractiveAnswerer, HttpLlmAnswerer
 from rag.chunking import Document, DocumentError, chunk_documents, load_documents, validate_text
 from rag.embedding import Embedder, load_default_embedder
-from rag.settings import RagSettings
+from rag.settings import RagSettings, VectorStoreKind
 from rag.store import ChromaStore, VectorStore
 
 logger = logging.getLogger("rag")
@@ -104,18 +104,53 @@ def build_answerer(settings: RagSettings) -> Answerer:
     return ExtractiveAnswerer(settings.max_distance)
 
 
+def open_store(settings: RagSettings, *, create: bool) -> VectorStore:
+    """The vector store `settings.vector_store` selects; a cloud store's SDK is imported only here.
+
+    `create` applies to the local Chroma store only: cloud stores belong to the infrastructure
+    (components/rag) and are never created by the workload.
+
+    Raises:
+        StoreError: `create` is false and there is no Chroma store at `settings.store_path`.
+    """
+    match settings.vector_store:
+        case VectorStoreKind.CHROMA:
+            return ChromaStore(settings.store_path, settings.collection, create=create)
+        case VectorStoreKind.S3VECTORS:
+            from rag.s3vectors_store import S3VectorsStore  # noqa: PLC0415 - cold start: only when selected
+
+            # The settings validator guarantees the per-store values; the asserts narrow the types.
+            assert settings.vector_bucket is not None and settings.vector_index is not None
+            return S3VectorsStore(settings.vector_bucket, settings.vector_index)
+        case VectorStoreKind.FIRESTORE:
+            from rag.firestore_store import FirestoreStore  # noqa: PLC0415
+
+            assert settings.firestore_collection is not None
+            return FirestoreStore(
+                settings.firestore_collection,
+                database=settings.firestore_database,
+                embedding_field=settings.embedding_field,
+            )
+        case VectorStoreKind.COSMOS:
+            from rag.cosmos_store import CosmosStore  # noqa: PLC0415
+
+            assert settings.cosmos_database is not None and settings.cosmos_container is not None
+            return CosmosStore(
+                str(settings.cosmos_endpoint), settings.cosmos_database, settings.cosmos_container
+            )
+
+
 def build_service(
     settings: RagSettings, *, create_store: bool, embedder: Embedder | None = None
 ) -> RagService:
-    """A service on the embedded Chroma store at `settings.store_path` and the shared model.
+    """A service on the store `settings.vector_store` selects (see `open_store`) and the shared model.
 
     Raises:
-        StoreError: `create_store` is false and there is no store at the path.
+        StoreError: `create_store` is false and there is no Chroma store at the path.
     """
-    store = ChromaStore(settings.store_path, settings.collection, create=create_store)
     return RagService(
         settings,
         embedder if embedder is not None else load_default_embedder(),
-        store,
+        open_store(settings, create=create_store),
         build_answerer(settings),
     )

@@ -1,6 +1,11 @@
 """Vector stores behind one small Protocol; `ChromaStore` is the embedded, persistent one.
 
-Cloud stores (S3 Vectors, Firestore, Cosmos DB) implement the same Protocol elsewhere.
+The cloud stores implement the same Protocol in their own modules (`rag.s3vectors_store`,
+`rag.firestore_store`, `rag.cosmos_store`), imported only when selected: a cloud SDK costs a Lambda or
+Cloud Run cold start its import time, so a process never imports one it does not use.
+
+Every store keys a chunk by its source and index and keeps a document's chunks contiguous from 0: an
+upsert writes chunks 0..n-1 of each document, then deletes that document's chunks from n on.
 """
 
 from collections.abc import Sequence
@@ -41,9 +46,31 @@ class VectorStore(Protocol):
         """The `k` nearest chunks, nearest first."""
         ...
 
+    def delete_document(self, source: str) -> None:
+        """Remove every chunk of one document (nothing happens when it has none)."""
+        ...
+
     def count(self) -> int:
         """Number of stored chunks."""
         ...
+
+
+def check_batch(chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+    """Raise unless there is one embedding per chunk.
+
+    Raises:
+        ValueError: the lengths differ.
+    """
+    if len(chunks) != len(embeddings):
+        raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+
+
+def chunks_per_source(chunks: Sequence[Chunk]) -> dict[str, int]:
+    """How many chunks each document has in a batch; its chunks from that number on are stale."""
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk.source] = max(counts.get(chunk.source, 0), chunk.index + 1)
+    return counts
 
 
 class ChromaStore:
@@ -80,8 +107,7 @@ class ChromaStore:
 
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
         """Insert or overwrite chunks, then drop chunks left over from a longer earlier version."""
-        if len(chunks) != len(embeddings):
-            raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        check_batch(chunks, embeddings)
         for start in range(0, len(chunks), self._max_batch):
             batch = chunks[start : start + self._max_batch]
             self._collection.upsert(
@@ -90,15 +116,17 @@ class ChromaStore:
                 documents=[chunk.text for chunk in batch],
                 metadatas=[{"source": chunk.source, "chunk": chunk.index} for chunk in batch],
             )
-        counts: dict[str, int] = {}
-        for chunk in chunks:
-            counts[chunk.source] = max(counts.get(chunk.source, 0), chunk.index + 1)
-        for source, count in counts.items():
+        for source, count in chunks_per_source(chunks).items():
             same_source: Where = {"source": source}
             from_count: dict[WhereOperator | LogicalOperator, LiteralValue] = {"$gte": count}
             later_chunk: Where = {"chunk": from_count}
             stale: Where = {"$and": [same_source, later_chunk]}
             self._collection.delete(where=stale)
+
+    def delete_document(self, source: str) -> None:
+        """Remove every chunk of one document."""
+        same_source: Where = {"source": source}
+        self._collection.delete(where=same_source)
 
     def query(self, embedding: Sequence[float], k: int) -> list[Hit]:
         """The `k` nearest chunks, nearest first."""
