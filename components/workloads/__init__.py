@@ -1,0 +1,1 @@
+"""The model-lifecycle workloads (training, serving, monitoring) on a GPU cluster."""
