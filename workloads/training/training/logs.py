@@ -1,0 +1,51 @@
+"""One JSON object per log line on stderr (stdout carries the events and the summary line)."""
+
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", ...extra}`; `extra=` keys become fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render one record as a JSON line."""
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({key: value for key, value in record.__dict__.items() if key not in _STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _CurrentStderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is at the time, so a replaced stream (tests) is followed."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send the `training` logger's records to stderr as JSON lines, and quiet MLflow's chatter
+    (its INFO lines are progress messages, not events) (idempotent)."""
+    logger = logging.getLogger("training")
+    logger.setLevel(level)
+    if not any(isinstance(handler.formatter, JsonFormatter) for handler in logger.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+    logger.propagate = False
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
