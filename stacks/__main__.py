@@ -1,11 +1,12 @@
 """The mlops-hub program: settings → providers → components → exports. Kept thin on purpose."""
 
 import gc
+import operator
 
 import pulumi
 
-from components.compute.contract import GpuCluster
-from stacks.outputs import CLUSTER_OUTPUT_KEYS, StackOutput
+from stacks.outputs import PLATFORM_OUTPUT_KEYS, StackOutput
+from stacks.platforms import Platform
 from stacks.residency import Cloud
 from stacks.settings import load_settings
 
@@ -19,23 +20,23 @@ pulumi.export(StackOutput.RESIDENCY, settings.residency.value)
 pulumi.export(StackOutput.CLOUDS, [cloud.value for cloud in settings.clouds])
 
 for cloud in settings.clouds:
-    cluster: GpuCluster
+    platform: Platform
     match cloud:
         # Imported per cloud in use: azure-native alone takes about a second to import.
         case Cloud.AWS:
             from stacks.platforms.aws import aws_platform
 
             assert settings.aws is not None
-            cluster = aws_platform(settings, settings.aws)
+            platform = aws_platform(settings, settings.aws)
         case Cloud.AZURE:
             from stacks.platforms.azure import azure_platform
 
             assert settings.azure is not None
-            cluster = azure_platform(settings, settings.azure)
+            platform = azure_platform(settings, settings.azure)
         case Cloud.GCP:
             from stacks.platforms.gcp import gcp_platform
 
             assert settings.gcp is not None
-            cluster = gcp_platform(settings, settings.gcp)
-    for output, key in CLUSTER_OUTPUT_KEYS[cloud.value].items():
-        pulumi.export(key, getattr(cluster, output))
+            platform = gcp_platform(settings, settings.gcp)
+    for path, key in PLATFORM_OUTPUT_KEYS[cloud.value].items():
+        pulumi.export(key, operator.attrgetter(path)(platform))

@@ -8,14 +8,17 @@ because Pulumi's project schema has no object type.
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
 from pulumi.runtime import config as runtime_config
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -24,6 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from components.compute.contract import AddonsSpec, NodePoolSpec, TaintEffect
 from components.network.aws_network import FLOW_LOG_RETENTION_DAYS, NatGatewayMode
+from components.network.azure_network import subnet_layout
 from stacks.residency import Cloud, Residency, allowed_regions
 
 NAMESPACE = "mlops-hub"
@@ -33,6 +37,15 @@ NAMESPACE = "mlops-hub"
 _LABEL_VALUE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # Node pool names valid on all three clouds (AKS: lowercase alphanumerics, at most 12 characters).
 _POOL_NAME = r"^[a-z][a-z0-9]{0,11}$"
+# An OCI image reference pinned by digest and nothing else: `[registry[:port]/]path@sha256:<64 hex>`.
+_PINNED_IMAGE = re.compile(
+    r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"@sha256:[0-9a-f]{64}$"
+)
+_TAGGED_IMAGE = re.compile(r"^[^@]*:[^/@]+$")
+
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+"""The digest the shipped stack files hold until the image pipeline sets the real one."""
 
 
 class SettingsError(ValueError):
@@ -146,8 +159,46 @@ class AddonSettings(_Model):
         }
 
 
+def _pinned_image(reference: str) -> str:
+    allowed = "allowed: <name>@sha256:<64 lowercase hex digits>, no tag"
+    if _PINNED_IMAGE.match(reference):
+        return reference
+    if _TAGGED_IMAGE.match(reference):
+        raise ValueError(f"a tag is not a pin (it can be moved to another image); {allowed}")
+    raise ValueError(f"not an image reference pinned by digest; {allowed}")
+
+
+PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
+"""An image reference `<name>@sha256:<64 hex>`: what runs cannot change under the stack."""
+
+
+def split_pinned_image(reference: str) -> tuple[str, str]:
+    """`(repository, digest)` of a pinned reference: `a/b@sha256:…` → `("a/b", "sha256:…")`."""
+    repository, digest = reference.split("@", 1)
+    return repository, digest
+
+
+class ImageSettings(_Model):
+    """The images a cloud runs, each pinned by digest; the image pipeline sets them (`pulumi config set`)."""
+
+    mlflow: PinnedImage
+    """The MLflow tracking server."""
+    rag_query: PinnedImage
+    """The serverless RAG's query service."""
+    rag_ingest: PinnedImage
+    """The serverless RAG's ingest service."""
+
+    def placeholders(self) -> list[str]:
+        """Aliases of the images whose digest is still PLACEHOLDER_DIGEST."""
+        return [
+            field.alias or name
+            for name, field in type(self).model_fields.items()
+            if str(getattr(self, name)).endswith(f"@{PLACEHOLDER_DIGEST}")
+        ]
+
+
 class _ClusterBlock(_Model):
-    """What every cloud block has: the GPU cluster's settings."""
+    """What every cloud block has: the GPU cluster's settings and the images it runs."""
 
     kubernetes_version: Annotated[str, Field(pattern=r"^1\.\d{2}$")] = "1.34"
     """Kubernetes minor version, e.g. `1.34`."""
@@ -157,6 +208,8 @@ class _ClusterBlock(_Model):
     """Cluster add-ons."""
     node_pools: tuple[NodePoolSettings, ...] = ()
     """GPU and CPU node pools (the cluster's system pool is separate and built in)."""
+    images: ImageSettings
+    """Images of the MLflow server and the serverless RAG, pinned by digest."""
 
     @field_validator("authorized_cidrs")
     @classmethod
@@ -202,6 +255,19 @@ class AwsSettings(_ClusterBlock):
             raise ValueError(f"{days} is not a CloudWatch retention period; allowed: {allowed}")
         return days
 
+    def lambda_image_problem(self) -> tuple[str, str] | None:
+        """`(key, message)` when a RAG image is not in ECR of `region`: Lambda runs images only from there."""
+        registry = re.compile(rf"^\d{{12}}\.dkr\.ecr\.{re.escape(self.region)}\.amazonaws\.com/")
+        for name in ("rag_query", "rag_ingest"):
+            reference = getattr(self.images, name)
+            if not registry.match(reference):
+                return (
+                    f"images.{ImageSettings.model_fields[name].alias}",
+                    f"= '{reference}' is not in ECR of {self.region}; Lambda runs images only from ECR in its "
+                    f"own region: <account>.dkr.ecr.{self.region}.amazonaws.com/<repository>@sha256:<64 hex>",
+                )
+        return None
+
 
 class AzureSettings(_ClusterBlock):
     """The `mlops-hub:azure` block."""
@@ -216,6 +282,37 @@ class AzureSettings(_ClusterBlock):
     """Entra ID groups that administer the cluster."""
     deployer_principal_type: Literal["ServicePrincipal", "User"] = "ServicePrincipal"
     """Who runs Pulumi: `ServicePrincipal` (CI) or `User` (`az login` as a person); it becomes cluster admin."""
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,9}$")] | None = None
+    """Prefix of Azure's globally unique names (storage accounts, container registry, key vault, Cosmos DB):
+    3 to 10 lowercase letters and digits. Default: `mlh` and the environment without hyphens, cut to 10."""
+    rag_subnet_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.40.194.0/23")
+    """Subnet of the serverless RAG's Container Apps environment: a /23 or larger inside `addressSpace`,
+    clear of the AKS subnets (the default fits the default address space)."""
+
+    def global_name_prefix(self, environment: str) -> str:
+        """`name_prefix`, or the default derived from the environment."""
+        return self.name_prefix or ("mlh" + environment.replace("-", ""))[:10]
+
+    @model_validator(mode="after")
+    def _rag_subnet_fits(self) -> Self:
+        subnet, space = self.rag_subnet_cidr, self.address_space
+        problem = None
+        if subnet.prefixlen > 23:
+            problem = "is smaller than a /23, the least a consumption Container Apps environment needs"
+        elif not subnet.subnet_of(space):
+            problem = f"lies outside addressSpace {space}"
+        else:
+            try:
+                layout = subnet_layout(str(space))
+            except ValueError:
+                return self  # AzureNetwork reports the bad address space itself.
+            taken = [layout.nodes, layout.private_endpoints, layout.api_server]
+            clash = next((cidr for cidr in taken if subnet.overlaps(ipaddress.IPv4Network(cidr))), None)
+            if clash is not None:
+                problem = f"overlaps the AKS subnet {clash}; pick a range clear of {', '.join(taken)}"
+        if problem is not None:
+            raise _KeyedError("ragSubnetCidr", f"= '{subnet}' {problem}")
+        return self
 
 
 class GcpSettings(_ClusterBlock):
@@ -231,6 +328,24 @@ class GcpSettings(_ClusterBlock):
     """Secondary range for pods."""
     services_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.56.0.0/20")
     """Secondary range for services."""
+    rag_query_invokers: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^(serviceAccount|group|user|domain):[^\s:]+$")], ...],
+        Field(min_length=1),
+    ]
+    """IAM members allowed to call the RAG query service (`group:…`, `serviceAccount:…`); never public."""
+
+
+_StoreUri = Annotated[SecretStr, Field(min_length=1)]
+
+
+class MlflowBackendStoreUris(_Model):
+    """Per cloud, the database URL (with its password) of that cloud's MLflow tracking store. Secrets: set
+    each with `pulumi config set --secret --path 'mlops-hub:mlflowBackendStoreUris.<cloud>' <url>`. They
+    live outside the cloud blocks so that the blocks stay readable in plans."""
+
+    aws: _StoreUri | None = None
+    azure: _StoreUri | None = None
+    gcp: _StoreUri | None = None
 
 
 class StackSettings(_Model):
@@ -252,6 +367,8 @@ class StackSettings(_Model):
     """Azure block; required when `azure` is in `clouds`."""
     gcp: GcpSettings | None = None
     """GCP block; required when `gcp` is in `clouds`."""
+    mlflow_backend_store_uris: MlflowBackendStoreUris = MlflowBackendStoreUris()
+    """MLflow tracking-store URLs (secrets), one for each cloud in `clouds`."""
 
     @field_validator("clouds")
     @classmethod
@@ -282,7 +399,29 @@ class StackSettings(_Model):
                     f"= '{region}' is outside residency zone '{self.residency.value}'; "
                     f"allowed: {', '.join(sorted(allowed))}",
                 )
+            # After the residency check: a region outside the zone is the cause to report first.
+            problem = block.lambda_image_problem() if isinstance(block, AwsSettings) else None
+            if problem is not None:
+                raise _KeyedError(f"{cloud.value}.{problem[0]}", problem[1])
+        for cloud in Cloud:
+            uri = getattr(self.mlflow_backend_store_uris, cloud.value)
+            key = f"mlflowBackendStoreUris.{cloud.value}"
+            if cloud in self.clouds and uri is None:
+                raise _KeyedError(
+                    key,
+                    f"is required because clouds includes {cloud.value}; set the database URL with "
+                    f"`pulumi config set --secret --path 'mlops-hub:{key}' <url>`",
+                )
+            if cloud not in self.clouds and uri is not None:
+                raise _KeyedError(key, f"is set but clouds does not include {cloud.value}; remove it")
         return self
+
+    def mlflow_backend_store_uri(self, cloud: Cloud) -> str:
+        """The MLflow tracking-store URL of `cloud` (a secret: wrap it in `pulumi.Output.secret`)."""
+        uri = getattr(self.mlflow_backend_store_uris, cloud.value)
+        if uri is None:
+            raise SettingsError(f"mlops-hub:mlflowBackendStoreUris.{cloud.value} is not set")
+        return str(uri.get_secret_value())
 
     def cloud_block(self, cloud: Cloud) -> AwsSettings | AzureSettings | GcpSettings | None:
         """The settings block of `cloud`, if set."""
@@ -320,7 +459,7 @@ def _region_of(block: AwsSettings | AzureSettings | GcpSettings) -> tuple[str, s
 
 
 # Keys whose Pulumi config value is JSON text (arrays and objects); the rest are plain strings.
-_JSON_KEYS = frozenset({"clouds", "aws", "azure", "gcp"})
+_JSON_KEYS = frozenset({"clouds", "aws", "azure", "gcp", "mlflowBackendStoreUris"})
 
 
 def parse_settings(config: Mapping[str, str], namespace: str = NAMESPACE) -> StackSettings:
@@ -374,7 +513,12 @@ def _program_config() -> dict[str, str]:
 def _expected_shape(key: str) -> str:
     if key == "clouds":
         return 'a list such as ["aws", "gcp"]'
-    blocks: dict[str, type[BaseModel]] = {"aws": AwsSettings, "azure": AzureSettings, "gcp": GcpSettings}
+    blocks: dict[str, type[BaseModel]] = {
+        "aws": AwsSettings,
+        "azure": AzureSettings,
+        "gcp": GcpSettings,
+        "mlflowBackendStoreUris": MlflowBackendStoreUris,
+    }
     block = blocks[key]
     return "an object with keys " + ", ".join(f.alias or n for n, f in block.model_fields.items())
 

@@ -2,10 +2,11 @@
 
 A Deployment running `mlflow server` as a proxy for artifacts (clients never need cloud credentials; the
 server reaches the bucket as the cloud identity bound to its ServiceAccount), a ClusterIP Service, a
-NetworkPolicy admitting only its own namespace and `client_namespaces`, and a PodDisruptionBudget. The backend store URI (a database URL with its password) travels in a Kubernetes
-Secret and reaches the container through an environment variable, never the pod spec. Pods run under the
-restricted Pod Security profile: non-root, read-only root filesystem with an emptyDir for /tmp, no
-capabilities, no privilege escalation, RuntimeDefault seccomp.
+NetworkPolicy admitting only its own namespace and `client_namespaces`, and a PodDisruptionBudget. The
+backend store URI (a database URL with its password) travels in a Kubernetes Secret and reaches mlflow
+through an environment variable (mlflow reads it there), never the pod spec or the command line. Pods run
+under the restricted Pod Security profile: non-root, read-only root filesystem with an emptyDir for /tmp,
+no capabilities, no privilege escalation, RuntimeDefault seccomp.
 
 The namespace and ServiceAccount come from the cloud's WorkloadIdentity (AwsWorkloadIdentity,
 GcpWorkloadIdentity, AzureWorkloadIdentity): it owns the annotated ServiceAccount, so the namespace must
@@ -64,11 +65,11 @@ class MlflowTrackingServerArgs(TypedDict):
 
 
 def server_args(artifact_uri: str) -> list[str]:
-    """The container arguments; `$(VAR)` is expanded by the kubelet from the container's environment."""
+    """The container arguments. No `--backend-store-uri`: mlflow reads it from BACKEND_STORE_ENV itself, and a
+    `$(VAR)` reference here would be expanded by the kubelet into the command line, where every process
+    in the container can read the password (`/proc/<pid>/cmdline`)."""
     return [
         "server",
-        "--backend-store-uri",
-        f"$({BACKEND_STORE_ENV})",
         "--artifacts-destination",
         artifact_uri,
         "--host",

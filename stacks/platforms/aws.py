@@ -1,19 +1,76 @@
-"""AWS: the VPC, then EKS with GPU pools that scale from zero."""
+"""AWS: the VPC, EKS with GPU pools that scale from zero, the model registry, MLflow and serverless RAG."""
+
+import json
 
 import pulumi
+import pulumi_aws as aws
 
 from components.compute.eks_gpu_cluster import EksGpuCluster
+from components.identity.aws_workload_identity import AwsWorkloadIdentity
 from components.network.aws_network import AwsNetwork
+from components.rag.aws_serverless_rag import AwsServerlessRag
+from components.registry.aws_model_registry import AwsModelRegistry, logs_bucket_policy
+from components.s3 import secure_bucket_settings
 from stacks.outputs import StackOutput
+from stacks.platforms import Platform
+from stacks.platforms.tracking import (
+    MLFLOW_NAMESPACE,
+    MLFLOW_SERVICE_ACCOUNT,
+    mlflow_namespace,
+    mlflow_server,
+    warn_placeholder_images,
+)
 from stacks.providers import aws_provider, provider_opts
+from stacks.residency import Cloud
 from stacks.settings import AwsSettings, StackSettings
 
+REGISTRY_IMAGES = ("mlflow", "rag-query", "rag-ingest")
+"""ECR repositories the registry keeps, `<registry>/<image>`: the images this stack runs."""
+RAG_THROTTLING_BURST = 50
+"""Requests the RAG query API admits in a burst."""
+RAG_THROTTLING_RATE = 20.0
+"""Steady requests per second the RAG query API admits."""
+ACCESS_LOG_VERSION_DAYS = 90
+"""Days replaced or deleted access-log versions are kept."""
 
-def aws_platform(settings: StackSettings, block: AwsSettings) -> EksGpuCluster:
-    """AWS: the VPC, then EKS with GPU pools that scale from zero."""
-    opts = provider_opts(aws_provider(block, settings.tags))
+
+def mlflow_artifacts_policy(partition: str, bucket: str, key_arn: str) -> str:
+    """What MLflow's role may do: list the artifact bucket, read, write and delete its objects (deletes only
+    add delete markers: the bucket is versioned), and use the registry key for those objects."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ListArtifacts",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": f"arn:{partition}:s3:::{bucket}",
+                },
+                {
+                    "Sid": "ReadWriteArtifacts",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": f"arn:{partition}:s3:::{bucket}/*",
+                },
+                {
+                    "Sid": "ArtifactKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": key_arn,
+                },
+            ],
+        }
+    )
+
+
+def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
+    """AWS: the VPC, EKS, the model registry, MLflow on EKS and the serverless RAG."""
+    env = settings.environment
+    provider = aws_provider(block, settings.tags)
+    opts = provider_opts(provider)
     network = AwsNetwork(
-        f"{settings.environment}-network",
+        f"{env}-network",
         {
             "cidr_block": str(block.vpc_cidr),
             "availability_zone_count": block.availability_zone_count,
@@ -33,8 +90,9 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> EksGpuCluster:
             "installing its add-ons; add the deploying role with "
             "`pulumi config set --path 'mlops-hub:aws.adminRoleArns[0]' <role ARN>`"
         )
-    return EksGpuCluster(
-        f"{settings.environment}-gpu",
+    warn_placeholder_images("aws", block.images)
+    cluster = EksGpuCluster(
+        f"{env}-gpu",
         {
             "kubernetes_version": block.kubernetes_version,
             "vpc_id": network.vpc_id,
@@ -48,3 +106,66 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> EksGpuCluster:
         },
         opts=opts,
     )
+
+    registry = AwsModelRegistry(f"{env}-registry", {"image_names": list(REGISTRY_IMAGES)}, opts=opts)
+
+    kubernetes = cluster.kubernetes_provider
+    namespace = mlflow_namespace(f"{env}-aws-mlflow-namespace", kubernetes)
+    partition = aws.get_partition_output(opts=pulumi.InvokeOptions(provider=provider)).partition
+    identity = AwsWorkloadIdentity(
+        f"{env}-mlflow-identity",
+        {
+            "namespace": MLFLOW_NAMESPACE,
+            "service_account": MLFLOW_SERVICE_ACCOUNT,
+            "oidc_provider_arn": cluster.oidc_provider_arn,
+            "oidc_issuer_url": cluster.oidc_issuer_url,
+            "policy_documents": {
+                "mlflow-artifacts": pulumi.Output.all(
+                    partition, registry.registry_bucket, registry.encryption_key_id
+                ).apply(lambda values: mlflow_artifacts_policy(values[0], values[1], values[2])),
+            },
+        },
+        opts=pulumi.ResourceOptions(providers=[provider, kubernetes], depends_on=[namespace]),
+    )
+    tracking = mlflow_server(
+        f"{env}-aws-mlflow",
+        namespace=identity.namespace,
+        service_account_name=identity.service_account_name,
+        artifact_uri=registry.artifact_uri,
+        backend_store_uri=settings.mlflow_backend_store_uri(Cloud.AWS),
+        images=block.images,
+        kubernetes=kubernetes,
+    )
+
+    # Who read or wrote which document, for the record (EU AI Act Art. 12). The registry's key policy
+    # already lets S3 log delivery encrypt into this account's buckets.
+    access_logs = aws.s3.Bucket(f"{env}-rag-access-logs", opts=opts)
+    secure_bucket_settings(
+        f"{env}-rag-access-logs",
+        access_logs,
+        registry.encryption_key_id,
+        ACCESS_LOG_VERSION_DAYS,
+        opts,
+        enforce_owner=True,
+    )
+    rag = AwsServerlessRag(
+        f"{env}-rag",
+        {
+            "query_image_uri": block.images.rag_query,
+            "ingest_image_uri": block.images.rag_ingest,
+            "throttling_burst_limit": RAG_THROTTLING_BURST,
+            "throttling_rate_limit": RAG_THROTTLING_RATE,
+            "access_log_bucket": access_logs.id,
+        },
+        opts=opts,
+    )
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(provider=provider)).account_id
+    aws.s3.BucketPolicy(
+        f"{env}-rag-access-logs-policy",
+        bucket=access_logs.id,
+        policy=pulumi.Output.all(access_logs.arn, partition, rag.documents_bucket, account).apply(
+            lambda values: logs_bucket_policy(values[0], f"arn:{values[1]}:s3:::{values[2]}", values[3])
+        ),
+        opts=opts,
+    )
+    return Platform(cluster=cluster, registry=registry, tracking=tracking, rag=rag)

@@ -1,16 +1,38 @@
-"""GCP: the VPC with pod and service ranges and Cloud NAT, then a regional private GKE cluster."""
+"""GCP: the VPC with pod and service ranges and Cloud NAT, a regional private GKE cluster, the model
+registry, MLflow on GKE and serverless RAG."""
+
+import pulumi
+import pulumi_gcp as gcp
 
 from components.compute.gke_gpu_cluster import GkeGpuCluster
+from components.identity.gcp_workload_identity import GcpWorkloadIdentity
 from components.network.gcp_network import GcpNetwork
+from components.rag.gcp_serverless_rag import GcpServerlessRag
+from components.registry.gcp_model_registry import GcpModelRegistry
+from stacks.platforms import Platform
+from stacks.platforms.tracking import (
+    MLFLOW_NAMESPACE,
+    MLFLOW_SERVICE_ACCOUNT,
+    mlflow_namespace,
+    mlflow_server,
+    warn_placeholder_images,
+)
 from stacks.providers import gcp_provider, provider_opts
+from stacks.residency import Cloud
 from stacks.settings import GcpSettings, StackSettings
 
+MLFLOW_BUCKET_ROLE = "roles/storage.objectUser"
+"""MLflow's grant on the artifact bucket only: list, read, write and delete objects, nothing on the bucket."""
+STORAGE_API = "storage.googleapis.com"
 
-def gcp_platform(settings: StackSettings, block: GcpSettings) -> GkeGpuCluster:
-    """GCP: the VPC with pod and service ranges and Cloud NAT, then a regional private GKE cluster."""
-    opts = provider_opts(gcp_provider(block, settings.tags))
+
+def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
+    """GCP: the VPC, GKE, the model registry, MLflow on GKE and the serverless RAG."""
+    env = settings.environment
+    provider = gcp_provider(block, settings.tags)
+    opts = provider_opts(provider)
     network = GcpNetwork(
-        f"{settings.environment}-net",
+        f"{env}-net",
         {
             "region": block.region,
             "nodes_cidr": str(block.nodes_cidr),
@@ -19,8 +41,9 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> GkeGpuCluster:
         },
         opts=opts,
     )
-    return GkeGpuCluster(
-        f"{settings.environment}-gke",
+    warn_placeholder_images("gcp", block.images)
+    cluster = GkeGpuCluster(
+        f"{env}-gke",
         {
             "project": block.project,
             "location": block.region,
@@ -36,3 +59,65 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> GkeGpuCluster:
         },
         opts=opts,
     )
+
+    registry = GcpModelRegistry(
+        f"{env}-registry", {"project": block.project, "region": block.region}, opts=opts
+    )
+    # Who read or wrote which artifact or document, for the record (EU AI Act Art. 12): Cloud Audit Logs'
+    # data-access logs, which Google recommends over the buckets' legacy usage logs. Authoritative for
+    # Cloud Storage in this project: it replaces any other audit config of that service there.
+    gcp.projects.IAMAuditConfig(
+        f"{env}-storage-data-access-audit",
+        project=block.project,
+        service=STORAGE_API,
+        audit_log_configs=[{"log_type": "DATA_READ"}, {"log_type": "DATA_WRITE"}],
+        opts=opts,
+    )
+
+    kubernetes = cluster.kubernetes_provider
+    namespace = mlflow_namespace(f"{env}-gcp-mlflow-namespace", kubernetes)
+    # No project roles: a project-wide storage role would reach every bucket. The one grant is on the
+    # artifact bucket below; Cloud Storage itself uses the CMEK key, so MLflow needs no key grant.
+    identity = GcpWorkloadIdentity(
+        f"{env}-mlflow-identity",
+        {
+            "project": block.project,
+            "namespace": MLFLOW_NAMESPACE,
+            "service_account": MLFLOW_SERVICE_ACCOUNT,
+            "account_id": f"{env}-mlflow",
+            "roles": [],
+        },
+        opts=pulumi.ResourceOptions(providers=[provider, kubernetes], depends_on=[namespace]),
+    )
+    gcp.storage.BucketIAMMember(
+        f"{env}-mlflow-artifacts-access",
+        bucket=registry.registry_bucket,
+        role=MLFLOW_BUCKET_ROLE,
+        member=pulumi.Output.concat("serviceAccount:", identity.email),
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+    tracking = mlflow_server(
+        f"{env}-gcp-mlflow",
+        namespace=identity.namespace,
+        service_account_name=identity.service_account_name,
+        artifact_uri=registry.artifact_uri,
+        backend_store_uri=settings.mlflow_backend_store_uri(Cloud.GCP),
+        images=block.images,
+        kubernetes=kubernetes,
+    )
+
+    rag = GcpServerlessRag(
+        f"{env}-rag",
+        {
+            "region": block.region,
+            "firestore_location": block.region,
+            "query_image": block.images.rag_query,
+            "ingest_image": block.images.rag_ingest,
+            "query_invokers": list(block.rag_query_invokers),
+            # The registry's key: its grant to the Cloud Storage service agent is already in place.
+            "kms_key_name": registry.encryption_key_id,
+        },
+        # Waits for the registry's children, among them the key grant the documents bucket needs.
+        opts=pulumi.ResourceOptions(providers=[provider], depends_on=[registry]),
+    )
+    return Platform(cluster=cluster, registry=registry, tracking=tracking, rag=rag)

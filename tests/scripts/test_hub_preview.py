@@ -81,6 +81,15 @@ def test_shipped_stack_previews_to_a_valid_plan(tmp_path: Path, stack: str) -> N
     assert f"aws:ec2/subnet:Subnet{' ' * 0}" in result.stdout and counts["aws:ec2/subnet:Subnet"] == 6
     assert plan["outputs"][StackOutput.ENVIRONMENT] == stack
     assert plan["outputs"][StackOutput.AWS_VPC_ID] == UNKNOWN_MARK
+    # Issue 5: each cloud of the stack shows its model registry, MLflow on its cluster and serverless RAG.
+    clouds = {"dev": ("Aws",), "staging": ("Aws", "Gcp"), "prod": ("Aws", "Azure", "Gcp")}[stack]
+    for cloud in clouds:
+        for component in (f"{cloud}ModelRegistry", f"{cloud}ServerlessRag", f"{cloud}WorkloadIdentity"):
+            assert f"mlopshub:index:{component}" in result.stdout
+    assert counts["mlopshub:index:MlflowTrackingServer"] == len(clouds)
+    assert plan["outputs"][StackOutput.AWS_IMAGE_REGISTRY] == (
+        f"123456789012.dkr.ecr.{plan['config']['mlops-hub:aws']['region']}.amazonaws.com/{stack}-registry"
+    )
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

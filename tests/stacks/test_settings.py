@@ -10,9 +10,30 @@ from components.network.aws_network import NatGatewayMode
 from scripts.hub.offline.engine import ProgramError, ProgramRun, run_program
 from scripts.hub.offline.project import load_project, load_stack_config
 from stacks.residency import Cloud, Residency, region_allowed
-from stacks.settings import SettingsError, StackSettings, parse_settings
+from stacks.settings import (
+    PLACEHOLDER_DIGEST,
+    SettingsError,
+    StackSettings,
+    parse_settings,
+    split_pinned_image,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DIGEST = "sha256:" + "ab" * 32
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dev-registry"
+AWS_IMAGES = {
+    "mlflow": f"{ECR}/mlflow@{DIGEST}",
+    "ragQuery": f"{ECR}/rag-query@{DIGEST}",
+    "ragIngest": f"{ECR}/rag-ingest@{DIGEST}",
+}
+STORE_URI = "postgresql://mlflow:hunter2@db.internal:5432/mlflow"
+PINNED_ONLY = "allowed: <name>@sha256:<64 lowercase hex digits>, no tag"
+IMAGE_PATHS = {"mlflow": "mlflow", "ragQuery": "rag-query", "ragIngest": "rag-ingest"}
+AZURE_BLOCK = {
+    "location": "westeurope",
+    "images": {key: f"mlhdevregimages.azurecr.io/{path}@{DIGEST}" for key, path in IMAGE_PATHS.items()},
+}
 
 BASE: dict[str, str] = {
     "mlops-hub:environment": "dev",
@@ -24,8 +45,10 @@ BASE: dict[str, str] = {
         {
             "region": "eu-west-1",
             "nodePools": [{"name": "gpu", "instanceType": "g5.xlarge", "minNodes": 0, "maxNodes": 2}],
+            "images": AWS_IMAGES,
         }
     ),
+    "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI}),
 }
 
 
@@ -39,8 +62,16 @@ def _with(changes: Mapping[str, str | None]) -> dict[str, str]:
     return config
 
 
+def _ecr_images(region: str) -> dict[str, str]:
+    registry = ECR.replace("eu-west-1", region)
+    return {
+        key: f"{registry}/{image}@{DIGEST}"
+        for key, image in (("mlflow", "mlflow"), ("ragQuery", "rag-query"), ("ragIngest", "rag-ingest"))
+    }
+
+
 def _aws(**fields: object) -> str:
-    return json.dumps({"region": "eu-west-1", **fields})
+    return json.dumps({"region": "eu-west-1", "images": AWS_IMAGES, **fields})
 
 
 def test_base_config_parses_into_frozen_typed_settings() -> None:
@@ -96,13 +127,13 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
             id="pool-min-above-max",
         ),
         pytest.param(
-            {"mlops-hub:aws": json.dumps({"region": "us-east-1"})},
+            {"mlops-hub:aws": _aws(region="us-east-1", images=_ecr_images("us-east-1"))},
             "mlops-hub:aws.region = 'us-east-1' is outside residency zone 'eu'; allowed: eu-central-1, "
             "eu-north-1, eu-south-1, eu-south-2, eu-west-1, eu-west-3",
             id="region-outside-residency",
         ),
         pytest.param(
-            {"mlops-hub:aws": json.dumps({"region": "eu-west-2"})},
+            {"mlops-hub:aws": _aws(region="eu-west-2", images=_ecr_images("eu-west-2"))},
             "mlops-hub:aws.region = 'eu-west-2' is outside residency zone 'eu'",
             id="london-is-not-eu",
         ),
@@ -115,8 +146,8 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
         pytest.param(
             {"mlops-hub:aws": '{"region": '},
             "mlops-hub:aws is not valid JSON (Expecting value at character 11); expected an object with keys "
-            "kubernetesVersion, authorizedCidrs, addons, nodePools, region, vpcCidr, availabilityZoneCount, "
-            "natGateways, flowLogRetentionDays, adminRoleArns",
+            "kubernetesVersion, authorizedCidrs, addons, nodePools, images, region, vpcCidr, "
+            "availabilityZoneCount, natGateways, flowLogRetentionDays, adminRoleArns",
             id="malformed-json",
         ),
         pytest.param(
@@ -127,7 +158,8 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
         pytest.param(
             {"mlops-hub:aws": _aws(regoin="x")},
             "mlops-hub:aws.regoin is not a known key; allowed: kubernetesVersion, authorizedCidrs, addons, "
-            "nodePools, region, vpcCidr, availabilityZoneCount, natGateways, flowLogRetentionDays, adminRoleArns",
+            "nodePools, images, region, vpcCidr, availabilityZoneCount, natGateways, flowLogRetentionDays, "
+            "adminRoleArns",
             id="misspelt-nested-key",
         ),
         pytest.param(
@@ -145,7 +177,7 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
             id="misspelt-top-key",
         ),
         pytest.param(
-            {"mlops-hub:azure": '{"location": "westeurope"}'},
+            {"mlops-hub:azure": json.dumps(AZURE_BLOCK)},
             "mlops-hub:azure is set but clouds does not include azure; add it or remove the block",
             id="block-without-cloud",
         ),
@@ -278,7 +310,7 @@ def test_keys_of_other_namespaces_are_left_to_their_owners() -> None:
 def test_every_settings_field_is_declared_in_pulumi_yaml_or_is_an_object_block() -> None:
     declared = {key.split(":", 1)[1] for key in load_project(REPO_ROOT).declarations}
     fields = {field.alias or name for name, field in StackSettings.model_fields.items()}
-    assert fields - declared == {"aws", "azure", "gcp"}
+    assert fields - declared == {"aws", "azure", "gcp", "mlflowBackendStoreUris"}
     assert declared <= fields
 
 
@@ -289,3 +321,174 @@ def test_bad_config_fails_before_any_resource_is_registered() -> None:
         run_program(ProgramRun(entry=project.entry, project=project.name, stack="dev", config=config.values))
     assert isinstance(caught.value.cause, SettingsError)
     assert [r.type for r in caught.value.resources] == ["pulumi:pulumi:Stack"]
+
+
+def _images(**changes: str) -> dict[str, str]:
+    return {**AWS_IMAGES, **changes}
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        f"{ECR}/mlflow@{DIGEST}",
+        f"mlflow@{DIGEST}",
+        f"registry.example.com:5000/team/ml_flow.server@{DIGEST}",
+    ],
+)
+def test_an_image_pinned_by_digest_is_accepted(reference: str) -> None:
+    settings = parse_settings(_with({"mlops-hub:aws": _aws(images=_images(mlflow=reference))}))
+    assert settings.aws is not None
+    assert settings.aws.images.mlflow == reference
+    assert split_pinned_image(reference) == (reference.removesuffix(f"@{DIGEST}"), DIGEST)
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        pytest.param(
+            "mlflow:3.1.0",
+            'mlops-hub:aws.images.mlflow = "mlflow:3.1.0": a tag is not a pin (it can be moved to another '
+            f"image); {PINNED_ONLY}",
+            id="tag-only",
+        ),
+        pytest.param(
+            f"{ECR}/mlflow:latest",
+            f'mlops-hub:aws.images.mlflow = "{ECR}/mlflow:latest": a tag is not a pin (it can be moved to '
+            f"another image); {PINNED_ONLY}",
+            id="registry-and-tag",
+        ),
+        pytest.param(
+            f"mlflow:3.1.0@{DIGEST}",
+            f"mlops-hub:aws.images.mlflow = {json.dumps(f'mlflow:3.1.0@{DIGEST}')[:77]}...: not an image "
+            f"reference pinned by digest; {PINNED_ONLY}",
+            id="tag-and-digest",
+        ),
+        pytest.param(
+            "mlflow@sha256:abc123",
+            'mlops-hub:aws.images.mlflow = "mlflow@sha256:abc123": not an image reference pinned by digest; '
+            f"{PINNED_ONLY}",
+            id="short-digest",
+        ),
+        pytest.param(
+            "mlflow",
+            f'mlops-hub:aws.images.mlflow = "mlflow": not an image reference pinned by digest; {PINNED_ONLY}',
+            id="bare-name",
+        ),
+    ],
+)
+def test_an_image_not_pinned_by_digest_is_one_line_saying_what_is_allowed(
+    reference: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(images=_images(mlflow=reference))}))
+    assert str(caught.value) == message
+
+
+def test_every_image_is_required() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(images={"mlflow": AWS_IMAGES["mlflow"]})}))
+    assert str(caught.value) == (
+        "mlops-hub:aws.images.ragQuery is required but not set; "
+        "mlops-hub:aws.images.ragIngest is required but not set"
+    )
+
+
+def test_lambda_images_must_come_from_ecr_in_the_stack_region() -> None:
+    elsewhere = f"123456789012.dkr.ecr.eu-central-1.amazonaws.com/dev-registry/rag-query@{DIGEST}"
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(images=_images(ragQuery=elsewhere))}))
+    assert str(caught.value) == (
+        f"mlops-hub:aws.images.ragQuery = '{elsewhere}' is not in ECR of eu-west-1; Lambda runs images only "
+        "from ECR in its own region: <account>.dkr.ecr.eu-west-1.amazonaws.com/<repository>@sha256:<64 hex>"
+    )
+
+
+def test_placeholder_digests_are_reported() -> None:
+    placeholder = f"{ECR}/rag-query@{PLACEHOLDER_DIGEST}"
+    settings = parse_settings(_with({"mlops-hub:aws": _aws(images=_images(ragQuery=placeholder))}))
+    assert settings.aws is not None
+    assert settings.aws.images.placeholders() == ["ragQuery"]
+
+
+def test_the_mlflow_store_uris_are_required_per_cloud_and_never_shown() -> None:
+    settings = parse_settings(BASE)
+    assert settings.mlflow_backend_store_uri(Cloud.AWS) == STORE_URI
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:mlflowBackendStoreUris": None}))
+    assert str(caught.value) == (
+        "mlops-hub:mlflowBackendStoreUris.aws is required because clouds includes aws; set the database URL "
+        "with `pulumi config set --secret --path 'mlops-hub:mlflowBackendStoreUris.aws' <url>`"
+    )
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": "x", "gcp": "y"})}))
+    assert str(caught.value) == (
+        "mlops-hub:mlflowBackendStoreUris.gcp is set but clouds does not include gcp; remove it"
+    )
+
+
+def _azure(**fields: object) -> dict[str, str]:
+    block = {**AZURE_BLOCK, **fields}
+    return {
+        "mlops-hub:clouds": '["aws", "azure"]',
+        "mlops-hub:azure": json.dumps(block),
+        "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI, "azure": STORE_URI}),
+    }
+
+
+def test_azure_global_names_default_to_the_environment() -> None:
+    settings = parse_settings(_with(_azure()))
+    assert settings.azure is not None
+    assert settings.azure.global_name_prefix("dev") == "mlhdev"
+    assert settings.azure.global_name_prefix("qa-eu-west") == "mlhqaeuwes"
+    named = parse_settings(_with(_azure(namePrefix="acme7")))
+    assert named.azure is not None and named.azure.global_name_prefix("dev") == "acme7"
+
+
+@pytest.mark.parametrize(
+    ("cidr", "message"),
+    [
+        pytest.param(
+            "10.40.194.0/24",
+            "mlops-hub:azure.ragSubnetCidr = '10.40.194.0/24' is smaller than a /23, the least a consumption "
+            "Container Apps environment needs",
+            id="too-small",
+        ),
+        pytest.param(
+            "10.41.0.0/23",
+            "mlops-hub:azure.ragSubnetCidr = '10.41.0.0/23' lies outside addressSpace 10.40.0.0/16",
+            id="outside",
+        ),
+        pytest.param(
+            "10.40.192.0/23",
+            "mlops-hub:azure.ragSubnetCidr = '10.40.192.0/23' overlaps the AKS subnet 10.40.192.0/28; pick a "
+            "range clear of 10.40.0.0/17, 10.40.128.0/18, 10.40.192.0/28",
+            id="overlaps-api-server",
+        ),
+    ],
+)
+def test_the_rag_subnet_must_fit_beside_the_aks_subnets(cidr: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with(_azure(ragSubnetCidr=cidr)))
+    assert str(caught.value) == message
+
+
+def test_gcp_rag_invokers_are_iam_members_never_public() -> None:
+    images = {key: f"europe-west4-docker.pkg.dev/p/r/{path}@{DIGEST}" for key, path in IMAGE_PATHS.items()}
+    block = {
+        "project": "mlops-hub-dev",
+        "region": "europe-west4",
+        "images": images,
+    }
+    config = {
+        "mlops-hub:clouds": '["aws", "gcp"]',
+        "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI, "gcp": STORE_URI}),
+    }
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(
+            _with({**config, "mlops-hub:gcp": json.dumps({**block, "ragQueryInvokers": ["allUsers"]})})
+        )
+    assert str(caught.value).startswith('mlops-hub:gcp.ragQueryInvokers[0] = "allUsers": String should match')
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({**config, "mlops-hub:gcp": json.dumps(block)}))
+    assert str(caught.value) == "mlops-hub:gcp.ragQueryInvokers is required but not set"
