@@ -13,6 +13,7 @@ from scripts.hub.gate.findings import WaiverError, load_waivers, verdict
 from scripts.hub.gate.gate import GateSetupError, checkov_scan, load_policy_config, run_gate
 from scripts.hub.gate.pack_client import PackError
 from scripts.hub.gate.report import ReportFormat, render
+from scripts.hub.loop.command import loop
 from scripts.hub.offline.engine import DuplicateUrnError, ProgramError, ProgramRun, run_program
 from scripts.hub.offline.plan import build_plan, write_plan
 from scripts.hub.offline.project import ProjectError, load_project, load_stack_config
@@ -183,6 +184,7 @@ def gate(
 
 
 app.add_typer(rag_app, name="rag")
+app.command(name="loop")(loop)
 
 
 @app.callback()
