@@ -2,7 +2,8 @@
 
 Two Lambda functions from container images pinned by digest: `query`, behind an API Gateway HTTP API
 (JWT or IAM authorization on the route, stage throttling, access logs), and `ingest`, invoked by the
-documents bucket's ObjectCreated events. Vectors live in S3 Vectors (a vector bucket and one index): it
+documents bucket's ObjectCreated and ObjectRemoved events (workloads/rag/rag/lambda_handler.py: it
+ingests the object as it is then, or deletes its chunks when it is gone). Vectors live in S3 Vectors (a vector bucket and one index): it
 bills per request and per GB stored, with no capacity running while idle, unlike OpenSearch Serverless or
 a provisioned database. One customer-managed KMS key (rotated) encrypts the documents, the vectors and
 every log group.
@@ -38,6 +39,13 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 """Component names: they become Lambda, bucket and vector-bucket names, which are lower-case and short."""
 
 QUERY_ROUTE = "POST /query"
+"""The route workloads/rag/rag/lambda_handler.py answers questions on."""
+DOCUMENT_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+"""Object events that invoke ingest: new or replaced documents are ingested, deleted ones removed."""
+EMBEDDING_DIMENSION = 384
+"""Dimensions of the workload's packaged embedding model (all-MiniLM-L6-v2)."""
+DISTANCE_METRIC = "cosine"
+"""The only metric the workload's grounding threshold (RAG_MAX_DISTANCE, a cosine distance) means anything in."""
 
 TEXT_METADATA_KEY = "text"
 """Vector metadata key holding the chunk's text (workloads/rag/rag/s3vectors_store.py writes it)."""
@@ -89,9 +97,9 @@ class AwsServerlessRagArgs(TypedDict):
     ingest_reserved_concurrency: NotRequired[int]
     """Concurrent executions reserved for (and capping) the ingest function (default 2, at least 1)."""
     embedding_dimension: NotRequired[int]
-    """Dimensions of the stored embeddings (default 1024; S3 Vectors accepts 1 to 4096)."""
+    """Dimensions of the stored embeddings (default 384, the workload's model; S3 Vectors accepts 1 to 4096)."""
     distance_metric: NotRequired[str]
-    """`cosine` (default) or `euclidean`."""
+    """`cosine`, the default and only value: the workload's grounding threshold is a cosine distance."""
     log_retention_days: NotRequired[int]
     """Days function and access logs are kept; a CloudWatch period of at least 180 (default 365)."""
     memory_size_mb: NotRequired[int]
@@ -219,7 +227,12 @@ def ingest_role_policy(
     log_group_arn: str, documents_bucket_arn: str, index_arn: str, dead_letter_queue_arn: str
 ) -> str:
     """Ingest permissions: its own logs, read the documents, write the vector index, dead-letter failed
-    events (key use: key policy)."""
+    events (key use: key policy).
+
+    `s3:ListBucket` makes S3 answer a deleted document's lookup with 404 rather than 403, so a removal can
+    be told from a denied read. No `s3vectors:ListVectors`: ingestion never counts the index (a paged scan
+    billed per request), it only writes and deletes by key.
+    """
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -228,6 +241,7 @@ def ingest_role_policy(
                 _statement(
                     "ReadDocuments", ["s3:GetObject", "s3:GetObjectVersion"], [f"{documents_bucket_arn}/*"]
                 ),
+                _statement("ListDocuments", ["s3:ListBucket"], [documents_bucket_arn]),
                 _statement(
                     "WriteIndex",
                     ["s3vectors:PutVectors", "s3vectors:DeleteVectors", "s3vectors:GetVectors"],
@@ -309,10 +323,13 @@ def _validate(name: str, args: AwsServerlessRagArgs) -> None:
             f"{owner}: log_retention_days {retention!r} is not a CloudWatch retention period of at least 180 "
             f"days ({', '.join(map(str, LOG_RETENTION_DAYS))})"
         )
-    _check_int(owner, "embedding_dimension", args.get("embedding_dimension", 1024), 1, 4096)
-    metric = args.get("distance_metric", "cosine")
-    if metric not in ("cosine", "euclidean"):
-        raise ValueError(f"{owner}: distance_metric {metric!r} is not cosine or euclidean")
+    _check_int(owner, "embedding_dimension", args.get("embedding_dimension", EMBEDDING_DIMENSION), 1, 4096)
+    metric = args.get("distance_metric", DISTANCE_METRIC)
+    if metric != DISTANCE_METRIC:
+        raise ValueError(
+            f"{owner}: distance_metric {metric!r} is not cosine, the metric of the workload's grounding "
+            "threshold (RAG_MAX_DISTANCE)"
+        )
     _check_int(owner, "timeout_seconds", args.get("timeout_seconds", 60), 1, 900)
     _check_int(owner, "memory_size_mb", args.get("memory_size_mb", 2048), 128, 10240)
     _check_int(owner, "noncurrent_version_days", args.get("noncurrent_version_days", 90), 1)
@@ -458,8 +475,8 @@ class AwsServerlessRag(pulumi.ComponentResource):
             vector_bucket_name=vector_bucket.vector_bucket_name,
             index_name=index_name,
             data_type="float32",
-            dimension=args.get("embedding_dimension", 1024),
-            distance_metric=args.get("distance_metric", "cosine"),
+            dimension=args.get("embedding_dimension", EMBEDDING_DIMENSION),
+            distance_metric=DISTANCE_METRIC,
             # Filterable metadata is capped at 2 KB per vector; a chunk's text can be longer, and the
             # workload never filters on it.
             metadata_configuration={"non_filterable_metadata_keys": [TEXT_METADATA_KEY]},
@@ -506,6 +523,7 @@ class AwsServerlessRag(pulumi.ComponentResource):
             reserved: int,
             policy: aws.iam.RolePolicy,
             dead_letters: aws.sqs.Queue | None = None,
+            documents_bucket: pulumi.Output[str] | None = None,
         ) -> aws.lambda_.Function:
             return aws.lambda_.Function(
                 f"{name}-{role_name}",
@@ -522,6 +540,8 @@ class AwsServerlessRag(pulumi.ComponentResource):
                         "RAG_VECTOR_STORE": "s3vectors",
                         "VECTOR_BUCKET": vector_bucket_name,
                         "VECTOR_INDEX": index_name,
+                        # Only ingest reads documents; the workload refuses object events without it.
+                        **({"DOCUMENTS_BUCKET": documents_bucket} if documents_bucket is not None else {}),
                     }
                 },
                 kms_key_arn=key.arn,
@@ -544,7 +564,7 @@ class AwsServerlessRag(pulumi.ComponentResource):
         )  # fmt: skip
         ingest_function = function(
             "ingest", ingest_function_name, args["ingest_image_uri"], ingest_role,
-            args.get("ingest_reserved_concurrency", 2), ingest_policy, dead_letters,
+            args.get("ingest_reserved_concurrency", 2), ingest_policy, dead_letters, bucket_name,
         )  # fmt: skip
 
         ingest_permission = aws.lambda_.Permission(
@@ -559,7 +579,7 @@ class AwsServerlessRag(pulumi.ComponentResource):
         aws.s3.BucketNotification(
             f"{name}-documents-notification",
             bucket=bucket.id,
-            lambda_functions=[{"lambda_function_arn": ingest_function.arn, "events": ["s3:ObjectCreated:*"]}],
+            lambda_functions=[{"lambda_function_arn": ingest_function.arn, "events": DOCUMENT_EVENTS}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ingest_permission]),
         )
 

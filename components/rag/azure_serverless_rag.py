@@ -2,9 +2,10 @@
 
 Two Container Apps at zero replicas when idle, each under its own user-assigned managed identity:
 `query`, with external ingress that demands client certificates (or internal ingress behind the caller's
-authenticating gateway), and `ingest`, without ingress, scaled by KEDA on a storage queue. New blobs in the
-documents container raise Event Grid `BlobCreated` events that a system topic delivers, with its own
-identity, to that queue: Event Grid cannot push to an app that demands client certificates and has no
+authenticating gateway), and `ingest`, without ingress, scaled by KEDA on a storage queue and running the
+workload's queue worker (`python -m rag.queue_worker`). New and deleted blobs in the documents container
+raise Event Grid `BlobCreated`/`BlobDeleted` events that a system topic delivers, with its own identity, to
+that queue: Event Grid cannot push to an app that demands client certificates and has no
 ingress, and a queue keeps events while ingest is at zero. Vectors live in Cosmos DB for NoSQL in
 serverless mode (billed per request unit and GB stored, nothing while idle) with a vector embedding policy
 and a vector index. Local (key) auth is off on Cosmos DB and storage; all access is by Entra role.
@@ -40,6 +41,12 @@ COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
 EMBEDDING_PATH = "/embedding"
 DOCUMENTS_CONTAINER = "documents"
 INGEST_QUEUE = "ingest"
+DOCUMENT_EVENTS = ["Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobDeleted"]
+"""Blob events queued for ingest: new or replaced documents are ingested, deleted ones removed."""
+INGEST_COMMAND = ["python", "-m", "rag.queue_worker"]
+"""The ingest app's process: the workload's queue worker instead of the image's HTTP server."""
+EMBEDDING_DIMENSION = 384
+"""Dimensions of the workload's packaged embedding model (all-MiniLM-L6-v2)."""
 
 
 class QueryIngress(StrEnum):
@@ -74,7 +81,7 @@ class AzureServerlessRagArgs(TypedDict):
     ingest_max_replicas: NotRequired[int]
     """Most ingest replicas (default 2)."""
     embedding_dimension: NotRequired[int]
-    """Dimensions of the stored embeddings (default 1536; Cosmos DB accepts up to 4096)."""
+    """Dimensions of the stored embeddings (default 384, the workload's model; Cosmos DB accepts up to 4096)."""
     log_retention_days: NotRequired[int]
     """Days the Log Analytics workspace keeps the apps' logs (180 to 730, default 365)."""
 
@@ -95,7 +102,7 @@ def _validate(name: str, args: AzureServerlessRagArgs) -> None:
     for key, value, lowest, highest in (
         ("query_max_replicas", args.get("query_max_replicas", 10), 1, 300),
         ("ingest_max_replicas", args.get("ingest_max_replicas", 2), 1, 300),
-        ("embedding_dimension", args.get("embedding_dimension", 1536), 1, 4096),
+        ("embedding_dimension", args.get("embedding_dimension", EMBEDDING_DIMENSION), 1, 4096),
         ("log_retention_days", args.get("log_retention_days", 365), 180, 730),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
@@ -248,7 +255,7 @@ class AzureServerlessRag(pulumi.ComponentResource):
             system_topic_name=topic.name,
             event_delivery_schema="EventGridSchema",
             filter={
-                "included_event_types": ["Microsoft.Storage.BlobCreated"],
+                "included_event_types": DOCUMENT_EVENTS,
                 "subject_begins_with": f"/blobServices/default/containers/{DOCUMENTS_CONTAINER}/",
             },
             delivery_with_resource_identity={
@@ -311,7 +318,7 @@ class AzureServerlessRag(pulumi.ComponentResource):
                         {
                             "path": EMBEDDING_PATH,
                             "data_type": "float32",
-                            "dimensions": args.get("embedding_dimension", 1536),
+                            "dimensions": args.get("embedding_dimension", EMBEDDING_DIMENSION),
                             "distance_function": "cosine",
                         }
                     ]
@@ -405,10 +412,12 @@ class AzureServerlessRag(pulumi.ComponentResource):
                     {
                         "name": "ingest",
                         "image": args["ingest_image"],
+                        "command": INGEST_COMMAND,
                         "env": [
                             *env_vars,
                             {"name": "AZURE_CLIENT_ID", "value": identities["ingest"].client_id},
                             {"name": "DOCUMENTS_ACCOUNT", "value": account.name},
+                            {"name": "DOCUMENTS_CONTAINER", "value": DOCUMENTS_CONTAINER},
                             {"name": "INGEST_QUEUE", "value": INGEST_QUEUE},
                         ],
                     }

@@ -1,8 +1,9 @@
 """GcpServerlessRag: retrieval-augmented generation on GCP that costs nothing while idle.
 
 Two Cloud Run v2 services scaling to zero: `query`, reachable only by the IAM members the caller names
-(the invoker check stays on; no `allUsers`), and `ingest`, internal only, called by an Eventarc trigger on
-the documents bucket's object-finalized events. Vectors live in a Firestore native-mode database with a
+(the invoker check stays on; no `allUsers`), and `ingest`, internal only, called by Eventarc triggers on
+the documents bucket's object finalized, archived and deleted events (POST `/`; workloads/rag/rag/app.py
+ingests the object as it is then, or deletes its chunks when it is gone). Vectors live in a Firestore native-mode database with a
 vector index on the embedding field: Firestore bills per operation and per GB stored, nothing runs while
 idle (Vertex AI Vector Search bills its deployed index by the hour). Each service runs as its own service
 account. Their logs are routed to a dedicated log bucket kept `log_retention_days`.
@@ -30,6 +31,17 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,16}[a-z0-9]$")
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 MEMBER_PREFIXES = ("serviceAccount:", "group:", "user:", "domain:", "principal:", "principalSet:")
 FINALIZED_EVENT = "google.cloud.storage.object.v1.finalized"
+DOCUMENT_EVENTS = {
+    "": FINALIZED_EVENT,
+    "archived": "google.cloud.storage.object.v1.archived",
+    "deleted": "google.cloud.storage.object.v1.deleted",
+}
+"""Trigger name suffix → Cloud Storage event. The bucket is versioned, so deleting or replacing a live
+object archives it (a noncurrent version) rather than deleting it; `deleted` covers permanent deletes."""
+INGEST_EVENT_PATH = "/"
+"""Where the ingest service receives events (workloads/rag/rag/app.py)."""
+EMBEDDING_DIMENSION = 384
+"""Dimensions of the workload's packaged embedding model (all-MiniLM-L6-v2)."""
 EMBEDDING_FIELD = "embedding"
 QUERY_READ_ROLE = "roles/datastore.viewer"
 INGEST_WRITE_ROLE = "roles/datastore.user"
@@ -54,7 +66,7 @@ class GcpServerlessRagArgs(TypedDict):
     ingest_max_instances: NotRequired[int]
     """Most ingest instances (default 2)."""
     embedding_dimension: NotRequired[int]
-    """Dimensions of the stored embeddings (default 768; Firestore accepts up to 2048)."""
+    """Dimensions of the stored embeddings (default 384, the workload's model; Firestore accepts up to 2048)."""
     collection: NotRequired[str]
     """Firestore collection holding the chunks (default `chunks`)."""
     kms_key_name: NotRequired[pulumi.Input[str]]
@@ -81,7 +93,7 @@ def _validate(name: str, args: GcpServerlessRagArgs) -> None:
     for key, value, lowest, highest in (
         ("query_max_instances", args.get("query_max_instances", 10), 1, 1000),
         ("ingest_max_instances", args.get("ingest_max_instances", 2), 1, 1000),
-        ("embedding_dimension", args.get("embedding_dimension", 768), 1, 2048),
+        ("embedding_dimension", args.get("embedding_dimension", EMBEDDING_DIMENSION), 1, 2048),
         ("log_retention_days", args.get("log_retention_days", 365), 180, 3650),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
@@ -187,7 +199,10 @@ class GcpServerlessRag(pulumi.ComponentResource):
                 {"field_path": "__name__", "order": "ASCENDING"},
                 {
                     "field_path": EMBEDDING_FIELD,
-                    "vector_config": {"dimension": args.get("embedding_dimension", 768), "flat": {}},
+                    "vector_config": {
+                        "dimension": args.get("embedding_dimension", EMBEDDING_DIMENSION),
+                        "flat": {},
+                    },
                 },
             ],
             opts=child,
@@ -206,7 +221,13 @@ class GcpServerlessRag(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[accounts[role]]),
             )
 
-        def service(role: str, image: str, ingress: str, max_instances: int) -> gcp.cloudrunv2.Service:
+        def service(
+            role: str,
+            image: str,
+            ingress: str,
+            max_instances: int,
+            extra_envs: list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict] | None = None,
+        ) -> gcp.cloudrunv2.Service:
             return gcp.cloudrunv2.Service(
                 f"{name}-{role}",
                 name=f"{name}-{role}",
@@ -225,6 +246,7 @@ class GcpServerlessRag(pulumi.ComponentResource):
                                 {"name": "FIRESTORE_DATABASE", "value": database_name},
                                 {"name": "FIRESTORE_COLLECTION", "value": collection},
                                 {"name": "EMBEDDING_FIELD", "value": EMBEDDING_FIELD},
+                                *(extra_envs or []),
                             ],
                         }
                     ],
@@ -243,6 +265,8 @@ class GcpServerlessRag(pulumi.ComponentResource):
             args["ingest_image"],
             "INGRESS_TRAFFIC_INTERNAL_ONLY",
             args.get("ingest_max_instances", 2),
+            # The workload accepts object events only for this bucket, and only where it is set.
+            [{"name": "DOCUMENTS_BUCKET", "value": bucket.name}],
         )
         for index, member in enumerate(args["query_invokers"]):
             gcp.cloudrunv2.ServiceIamMember(
@@ -278,18 +302,23 @@ class GcpServerlessRag(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        gcp.eventarc.Trigger(
-            f"{name}-ingest-trigger",
-            name=f"{name}-ingest",
-            location=region,
-            matching_criterias=[
-                {"attribute": "type", "value": FINALIZED_EVENT},
-                {"attribute": "bucket", "value": bucket.name},
-            ],
-            destination={"cloud_run_service": {"service": ingest.name, "region": region, "path": "/"}},
-            service_account=accounts["trigger"].email,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[invoker, receiver, publisher]),
-        )
+        # One trigger per event type (a trigger matches exactly one); the finalized one keeps its first name.
+        for suffix, event_type in DOCUMENT_EVENTS.items():
+            infix = f"-{suffix}" if suffix else ""
+            gcp.eventarc.Trigger(
+                f"{name}-ingest{infix}-trigger",
+                name=f"{name}-ingest{infix}",
+                location=region,
+                matching_criterias=[
+                    {"attribute": "type", "value": event_type},
+                    {"attribute": "bucket", "value": bucket.name},
+                ],
+                destination={
+                    "cloud_run_service": {"service": ingest.name, "region": region, "path": INGEST_EVENT_PATH}
+                },
+                service_account=accounts["trigger"].email,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoker, receiver, publisher]),
+            )
 
         log_bucket = gcp.logging.ProjectBucketConfig(
             f"{name}-logs",

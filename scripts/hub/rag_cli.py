@@ -1,4 +1,7 @@
-"""`hub rag`: ingest a directory of documents into a local RAG store and ask it questions.
+"""`hub rag`: ingest a directory of documents into a RAG store and ask it questions.
+
+The store is the local Chroma store under `--store` unless `RAG_VECTOR_STORE` selects a cloud store (then
+`--store` is unused and the cloud store's own variables apply; see workloads/rag/rag/settings.py).
 
 Registered in `scripts/hub/cli.py` as `app.add_typer(rag_app, name="rag")`. The workload (`rag`, under
 workloads/rag) and its model are imported inside the commands, so `hub --help`, `hub preview` and
@@ -13,6 +16,7 @@ import typer
 
 if TYPE_CHECKING:
     from rag.service import RagService
+    from rag.settings import RagSettings
 
 EXIT_ERROR = 2
 DEFAULT_STORE = Path(".mlops-hub/rag")
@@ -25,7 +29,12 @@ rag_app = typer.Typer(
 )
 
 StoreOption = Annotated[
-    Path, typer.Option("--store", help="RAG store directory (default: .mlops-hub/rag under the current one).")
+    Path,
+    typer.Option(
+        "--store",
+        help="Local (Chroma) store directory (default: .mlops-hub/rag under the current one); "
+        "unused when RAG_VECTOR_STORE selects a cloud store.",
+    ),
 ]
 
 
@@ -44,13 +53,20 @@ def _require_workload() -> None:
         ) from None
 
 
-def _service(store: Path, *, create: bool) -> "RagService":
+def _settings(store: Path) -> "RagSettings":
+    from rag.settings import SettingsError, load_settings  # noqa: PLC0415
+
+    try:
+        return load_settings(store_path=store)
+    except SettingsError as err:
+        raise _fail(str(err)) from None
+
+
+def _service(settings: "RagSettings", *, create: bool) -> "RagService":
     from rag.service import build_service  # noqa: PLC0415
-    from rag.settings import RagSettings  # noqa: PLC0415
     from rag.store import StoreError  # noqa: PLC0415
 
     try:
-        settings = RagSettings(store_path=store)
         return build_service(settings, create_store=create)
     except (StoreError, ValueError) as err:
         raise _fail(str(err)) from None
@@ -64,16 +80,21 @@ def ingest(
     """Validate every document under DIRECTORY, then chunk, embed and store them (all or nothing)."""
     _require_workload()
     from rag.chunking import DocumentError, load_documents  # noqa: PLC0415
-    from rag.settings import RagSettings  # noqa: PLC0415
+    from rag.service import describe_store  # noqa: PLC0415
+    from rag.store import StoreError  # noqa: PLC0415
 
+    settings = _settings(store)
     try:
         # Validated before the store is opened: a bad directory never creates an empty store.
-        documents = load_documents([directory], RagSettings(store_path=store).max_file_bytes)
+        documents = load_documents([directory], settings.max_file_bytes)
     except DocumentError as err:
         raise _fail(str(err)) from None
-    result = _service(store, create=True).ingest_documents(documents)
+    try:
+        result = _service(settings, create=True).ingest_documents(documents)
+    except StoreError as err:
+        raise _fail(str(err)) from None
     typer.echo(
-        f"Ingested {result.documents} documents as {result.chunks} chunks into {store} "
+        f"Ingested {result.documents} documents as {result.chunks} chunks into {describe_store(settings)} "
         f"({result.total_chunks} chunks stored)."
     )
 
@@ -88,11 +109,12 @@ def ask(
     _require_workload()
     from rag.answer import LlmError  # noqa: PLC0415
     from rag.service import QuestionError  # noqa: PLC0415
+    from rag.store import StoreError  # noqa: PLC0415
 
-    service = _service(store, create=False)
+    service = _service(_settings(store), create=False)
     try:
         answer = service.ask(question)
-    except (QuestionError, LlmError) as err:
+    except (QuestionError, LlmError, StoreError) as err:
         raise _fail(str(err)) from None
     if as_json:
         typer.echo(

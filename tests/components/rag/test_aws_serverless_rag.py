@@ -173,6 +173,15 @@ def test_query_reads_the_index_only_and_ingest_cannot_touch_anything_else() -> N
         "s3vectors:QueryVectors",
     }
     assert not [a for s in query for a in s["Action"] if a.startswith("s3:")]
+    # Ingest writes and deletes by key and never counts: no ListVectors (tests/workloads/rag checks the
+    # event path makes no such call).
+    assert {a for s in ingest for a in s["Action"] if a.startswith("s3vectors:")} == {
+        "s3vectors:PutVectors",
+        "s3vectors:DeleteVectors",
+        "s3vectors:GetVectors",
+    }
+    # ListBucket on the bucket only: a deleted document's lookup is then a 404, not a 403.
+    assert [s["Resource"] for s in ingest if "s3:ListBucket" in s["Action"]] == [[BUCKET_ARN]]
     for statement in query + ingest:
         assert statement["Effect"] == "Allow"
         assert all("*" not in action for action in statement["Action"])
@@ -204,7 +213,8 @@ def test_vector_store_is_s3_vectors_and_nothing_provisioned(rag: Recorder) -> No
         {"sseType": "aws:kms", "kmsKeyArn": "[unknown]"}
     ]
     assert (index.inputs["indexName"], index.inputs["dataType"]) == ("documents", "float32")
-    assert (index.inputs["dimension"], index.inputs["distanceMetric"]) == (1024, "cosine")
+    # The workload's model (all-MiniLM-L6-v2) and its grounding threshold's metric.
+    assert (index.inputs["dimension"], index.inputs["distanceMetric"]) == (384, "cosine")
     # The workload stores chunk text as metadata; filterable metadata is capped at 2 KB per vector.
     assert index.inputs["metadataConfiguration"] == {"nonFilterableMetadataKeys": ["text"]}
     # Nothing that bills by the hour while idle.
@@ -227,15 +237,13 @@ def test_functions_scale_to_zero_with_reserved_concurrency(rag: Recorder) -> Non
 
 
 def test_functions_get_the_workload_store_settings(rag: Recorder) -> None:
-    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects S3VectorsStore.
-    for role in ("query", "ingest"):
-        assert rag.named(f"{NAME}-{role}").inputs["environment"] == {
-            "variables": {
-                "RAG_VECTOR_STORE": "s3vectors",
-                "VECTOR_BUCKET": f"{NAME}-vectors",
-                "VECTOR_INDEX": "documents",
-            }
-        }
+    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects S3VectorsStore, and only
+    # ingest is told the documents bucket (the workload refuses object events without it).
+    store = {"RAG_VECTOR_STORE": "s3vectors", "VECTOR_BUCKET": f"{NAME}-vectors", "VECTOR_INDEX": "documents"}
+    assert rag.named(f"{NAME}-query").inputs["environment"] == {"variables": store}
+    assert rag.named(f"{NAME}-ingest").inputs["environment"] == {
+        "variables": {**store, "DOCUMENTS_BUCKET": BUCKET}
+    }
 
 
 def test_reserved_concurrency_is_an_argument(pulumi_run: Recorder) -> None:
@@ -318,7 +326,8 @@ def test_documents_bucket_hardened_and_triggers_ingest(rag: Recorder) -> None:
     assert json.loads(rag.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]) == json.loads(
         documents_bucket_policy(BUCKET_ARN)
     )
-    assert notification.inputs["lambdaFunctions"][0]["events"] == ["s3:ObjectCreated:*"]
+    # Removals too: the workload deletes a removed document's chunks.
+    assert notification.inputs["lambdaFunctions"][0]["events"] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
     assert depends_on(notification, "lambdaFunctions") == [f"{NAME}-ingest"]
     assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == (
         "s3.amazonaws.com",
@@ -395,6 +404,9 @@ BAD_ARGS = [
     pytest.param({"log_retention_days": 90}, "log_retention_days 90", id="retention-90"),
     pytest.param({"query_reserved_concurrency": 0}, "query_reserved_concurrency 0", id="concurrency-0"),
     pytest.param({"authorization": "NONE"}, "authorization 'NONE'", id="auth-none"),
+    pytest.param(
+        {"distance_metric": "euclidean"}, "distance_metric 'euclidean' is not cosine", id="euclidean"
+    ),
     pytest.param({"authorization": QueryAuthorization.JWT}, "jwt_issuer", id="jwt-without-issuer"),
 ]
 

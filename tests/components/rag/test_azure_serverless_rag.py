@@ -119,6 +119,13 @@ def test_apps_get_the_workload_store_settings(rag: Recorder) -> None:
             "COSMOS_CONTAINER": "chunks",
         }
         assert "COSMOS_ENDPOINT" in env and "AZURE_CLIENT_ID" in env
+    # The ingest app runs the workload's queue worker, told where documents and events are.
+    [ingest] = rag.named(f"{NAME}-ingest").inputs["template"]["containers"]
+    assert ingest["command"] == ["python", "-m", "rag.queue_worker"]
+    env = {e["name"]: e.get("value") for e in ingest["env"]}
+    assert (env["DOCUMENTS_CONTAINER"], env["INGEST_QUEUE"]) == ("documents", "ingest")
+    assert "DOCUMENTS_ACCOUNT" in env
+    assert "command" not in rag.named(f"{NAME}-query").inputs["template"]["containers"][0]
 
 
 def test_query_ingress_demands_client_certificates(rag: Recorder) -> None:
@@ -167,11 +174,11 @@ def test_storage_private_and_keyless(rag: Recorder) -> None:
     assert rag.one("azure-native:storage:BlobContainer").inputs["publicAccess"] == "None"
 
 
-def test_blob_created_events_reach_the_ingest_queue(rag: Recorder) -> None:
+def test_blob_events_reach_the_ingest_queue(rag: Recorder) -> None:
     subscription = rag.one("azure-native:eventgrid:SystemTopicEventSubscription")
 
     assert subscription.inputs["filter"] == {
-        "includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+        "includedEventTypes": ["Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobDeleted"],
         "subjectBeginsWith": "/blobServices/default/containers/documents/",
     }
     delivery = subscription.inputs["deliveryWithResourceIdentity"]
@@ -194,7 +201,7 @@ def test_cosmos_serverless_vector_search(rag: Recorder) -> None:
     assert "ipRules" not in account.inputs
     assert container["vectorEmbeddingPolicy"] == {
         "vectorEmbeddings": [
-            {"path": "/embedding", "dataType": "float32", "dimensions": 1536, "distanceFunction": "cosine"}
+            {"path": "/embedding", "dataType": "float32", "dimensions": 384, "distanceFunction": "cosine"}
         ]
     }
     assert container["indexingPolicy"]["vectorIndexes"] == [{"path": "/embedding", "type": "diskANN"}]

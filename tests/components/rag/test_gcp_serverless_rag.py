@@ -98,18 +98,23 @@ def test_services_scale_to_zero_and_keep_the_invoker_check(rag: Recorder) -> Non
     assert query.inputs["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert ingest.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
     assert depends_on(query, "template") == [f"{NAME}-query-sa"]
-    assert depends_on(ingest, "template") == [f"{NAME}-ingest-sa"]
+    assert depends_on(ingest, "template") == [f"{NAME}-documents", f"{NAME}-ingest-sa"]  # DOCUMENTS_BUCKET
 
 
 def test_services_get_the_workload_store_settings(rag: Recorder) -> None:
-    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects FirestoreStore.
-    for role in ("query", "ingest"):
-        assert rag.named(f"{NAME}-{role}").inputs["template"]["containers"][0]["envs"] == [
-            {"name": "RAG_VECTOR_STORE", "value": "firestore"},
-            {"name": "FIRESTORE_DATABASE", "value": f"{NAME}-vectors"},
-            {"name": "FIRESTORE_COLLECTION", "value": "chunks"},
-            {"name": "EMBEDDING_FIELD", "value": "embedding"},
-        ]
+    # The names workloads/rag/rag/settings.py reads: RAG_VECTOR_STORE selects FirestoreStore, and only
+    # ingest is told the documents bucket (the workload refuses object events without it).
+    store = [
+        {"name": "RAG_VECTOR_STORE", "value": "firestore"},
+        {"name": "FIRESTORE_DATABASE", "value": f"{NAME}-vectors"},
+        {"name": "FIRESTORE_COLLECTION", "value": "chunks"},
+        {"name": "EMBEDDING_FIELD", "value": "embedding"},
+    ]
+    assert rag.named(f"{NAME}-query").inputs["template"]["containers"][0]["envs"] == store
+    assert rag.named(f"{NAME}-ingest").inputs["template"]["containers"][0]["envs"] == [
+        *store,
+        {"name": "DOCUMENTS_BUCKET", "value": f"{PROJECT}-{NAME}-documents"},
+    ]
 
 
 def test_only_named_callers_invoke(rag: Recorder) -> None:
@@ -146,18 +151,27 @@ def test_grants_match_golden(rag: Recorder) -> None:
 
 def test_documents_bucket_private_and_triggers_ingest(rag: Recorder) -> None:
     bucket = rag.named(f"{NAME}-documents")
-    trigger = rag.one("gcp:eventarc/trigger:Trigger")
+    triggers = {t.name: t for t in rag.of_type("gcp:eventarc/trigger:Trigger")}
 
     assert bucket.inputs["name"] == f"{PROJECT}-{NAME}-documents"
     assert bucket.inputs["uniformBucketLevelAccess"] is True
     assert bucket.inputs["publicAccessPrevention"] == "enforced"
     assert "encryption" not in bucket.inputs
-    assert trigger.inputs["matchingCriterias"] == [
-        {"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"},
-        {"attribute": "bucket", "value": f"{PROJECT}-{NAME}-documents"},
-    ]
-    assert depends_on(trigger, "destination") == [f"{NAME}-ingest"]
-    assert depends_on(trigger, "serviceAccount") == [f"{NAME}-trigger-sa"]
+    # New objects, and (the bucket being versioned) deleted or replaced ones: archived, or deleted outright.
+    assert {name: t.inputs["matchingCriterias"][0]["value"] for name, t in triggers.items()} == {
+        f"{NAME}-ingest-trigger": "google.cloud.storage.object.v1.finalized",
+        f"{NAME}-ingest-archived-trigger": "google.cloud.storage.object.v1.archived",
+        f"{NAME}-ingest-deleted-trigger": "google.cloud.storage.object.v1.deleted",
+    }
+    for trigger in triggers.values():
+        assert trigger.inputs["matchingCriterias"][1] == {
+            "attribute": "bucket",
+            "value": f"{PROJECT}-{NAME}-documents",
+        }
+        # workloads/rag/rag/app.py receives the events on POST /.
+        assert trigger.inputs["destination"]["cloudRunService"]["path"] == "/"
+        assert depends_on(trigger, "destination") == [f"{NAME}-ingest"]
+        assert depends_on(trigger, "serviceAccount") == [f"{NAME}-trigger-sa"]
 
 
 def test_cmek_and_access_logs_are_optional_args(pulumi_run: Recorder) -> None:
@@ -177,7 +191,7 @@ def test_firestore_vector_store(rag: Recorder) -> None:
     assert index.inputs["collection"] == "chunks"
     assert index.inputs["fields"][1] == {
         "fieldPath": "embedding",
-        "vectorConfig": {"dimension": 768, "flat": {}},
+        "vectorConfig": {"dimension": 384, "flat": {}},  # the workload's model
     }
 
 

@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -130,3 +131,86 @@ def firestore_client(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
     return firestore.Client(project="demo-mlops-hub", database="rag-vectors")
+
+
+def _wait_for(process: "subprocess.Popen[bytes]", url: str, name: str, ok: tuple[int, ...]) -> None:
+    """Poll `url` until it answers one of `ok` (any HTTP answer when `ok` is empty)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:  # noqa: S310 - loopback http URLs built here
+                if not ok or reply.status in ok:
+                    return
+        except urllib.error.HTTPError as err:
+            if not ok or err.code in ok:
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{name} did not start at {url}")
+        time.sleep(0.1)
+
+
+def _stop(process: "subprocess.Popen[bytes]") -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """`http://127.0.0.1:PORT` of gcp-storage-emulator (PyPI), started in memory for this session.
+
+    Found on PATH (it is not a dependency of the project: install it in a tool environment and put its
+    bin directory on PATH). Skips where it is missing.
+    """
+    executable = shutil.which("gcp-storage-emulator")
+    if executable is None:
+        pytest.skip("gcp-storage-emulator is not on PATH")
+    port = _free_port()
+    emulator = subprocess.Popen(
+        [executable, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(emulator, f"http://127.0.0.1:{port}/storage/v1/b", "gcp-storage-emulator", ())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(emulator)
+
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+"""Azurite's documented well-known development account and key."""
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[tuple[str, str]]:
+    """(blob endpoint, queue endpoint) of Azurite (npm `azurite@3.35`), started for this session.
+
+    Found on PATH, like gcp-storage-emulator; telemetry off, in-memory, loopback only. Skips where missing.
+    """
+    executable = shutil.which("azurite")
+    if executable is None:
+        pytest.skip("azurite is not on PATH")
+    blob_port, queue_port, table_port = _free_port(), _free_port(), _free_port()
+    server = subprocess.Popen(
+        [executable, "--silent", "--disableTelemetry", "--inMemoryPersistence", "--skipApiVersionCheck",
+         "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
+         "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
+         "--tableHost", "127.0.0.1", "--tablePort", str(table_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        blob = f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT}"
+        queue = f"http://127.0.0.1:{queue_port}/{AZURITE_ACCOUNT}"
+        _wait_for(server, blob, "Azurite blob", ())
+        _wait_for(server, queue, "Azurite queue", ())
+        yield blob, queue
+    finally:
+        _stop(server)

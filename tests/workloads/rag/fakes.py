@@ -225,3 +225,69 @@ class FakeCosmosContainer:
         self._record("delete_item", item=item, partition_key=partition_key, **kwargs)
         if self.items.pop((partition_key, item), None) is None:
             raise cosmos_error(404, "Entity with the specified id does not exist in the system.")
+
+
+class MemoryObjects:
+    """An in-memory `rag.object_events.ObjectReader`: objects by (bucket, key); not a cloud's storage.
+
+    Used where the test is about the adapter (event shapes, responses, retries), not about reading a
+    cloud's storage: the cloud readers themselves run on moto, gcp-storage-emulator and Azurite. Records
+    every call in `calls`; `fail_with` makes the next calls raise.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.calls: list[tuple[str, str, str]] = []
+        self.fail_with: Exception | None = None
+
+    def size(self, bucket: str, key: str) -> int | None:
+        self.calls.append(("size", bucket, key))
+        if self.fail_with is not None:
+            raise self.fail_with
+        data = self.objects.get((bucket, key))
+        return None if data is None else len(data)
+
+    def read(self, bucket: str, key: str, limit: int) -> bytes:
+        self.calls.append(("read", bucket, key))
+        return self.objects[(bucket, key)][:limit]
+
+
+class FakeQueueMessage:
+    """The fields of an `azure.storage.queue.QueueMessage` the worker reads."""
+
+    def __init__(self, message_id: str, content: str) -> None:
+        self.id = message_id
+        self.content = content
+        self.dequeue_count = 0
+
+
+class FakeStorageQueue:
+    """A fake of the two `azure.storage.queue.QueueClient` calls the worker makes; not Queue Storage.
+
+    Queue Storage semantics the worker relies on: a received message is hidden until its visibility
+    timeout ends (here: until `expire_visibility()`), each receive increments `dequeue_count`, and
+    `delete_message` removes it for good. Azurite runs the same worker in test_ingest_events.py.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[FakeQueueMessage] = []
+        self.hidden: set[str] = set()
+        self.deleted: list[str] = []
+
+    def send(self, message_id: str, content: str) -> None:
+        self.messages.append(FakeQueueMessage(message_id, content))
+
+    def receive_messages(self, **kwargs: Any) -> list[FakeQueueMessage]:
+        limit = int(kwargs.get("max_messages") or 32)
+        visible = [m for m in self.messages if m.id not in self.hidden][:limit]
+        for message in visible:
+            message.dequeue_count += 1
+            self.hidden.add(message.id)
+        return visible
+
+    def delete_message(self, message: Any, pop_receipt: str | None = None, **kwargs: Any) -> None:
+        self.messages = [m for m in self.messages if m.id != message.id]
+        self.deleted.append(message.id)
+
+    def expire_visibility(self) -> None:
+        self.hidden.clear()

@@ -1,6 +1,7 @@
 """The HTTP workload through FastAPI's TestClient (lifespan included)."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,11 +26,33 @@ def client(ingested: RagService) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_health_and_readiness(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "chunks": 4}
+class CountingStore:
+    """The service's store, counting the requests a probe would make to it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def __getattr__(self, name: str) -> Any:
+        self.requests += 1
+        return getattr(self.inner, name)
+
+
+def test_health_and_readiness_make_no_store_request(ingested: RagService) -> None:
+    store = CountingStore(ingested.store)
+    service = RagService(ingested.settings, ingested._embedder, store, ingested._answerer)
+    with TestClient(create_app(lambda: service)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready"}
+    # Probes run every few seconds; on Firestore and Cosmos DB each store request is billed.
+    assert store.requests == 0
+
+
+def test_stats_count_chunks_for_admins_only(client: TestClient) -> None:
+    assert client.get("/stats").status_code == 401
+    assert client.get("/stats", headers={"Authorization": f"Bearer {TOKEN}"}).json() == {"chunks": 4}
 
 
 def test_not_ready_before_start_up(ingested: RagService) -> None:
@@ -48,6 +71,12 @@ def test_ask_answers_with_citations(client: TestClient) -> None:
     assert body["refused"] is False
     assert body["citations"][0]["label"] == "[1] data-retention.md#0"
     assert "thirty days" in body["text"]
+
+
+def test_query_is_the_same_route(client: TestClient) -> None:
+    """`POST /query` is AwsServerlessRag's route; the container answers it too."""
+    question = {"question": "How long are inference request logs with personal data kept?"}
+    assert client.post("/query", json=question).json() == client.post("/ask", json=question).json()
 
 
 def test_ask_refuses_off_topic(client: TestClient) -> None:
@@ -113,7 +142,7 @@ def test_ingest_bad_documents_write_nothing(
     auth = {"Authorization": f"Bearer {TOKEN}"}
     response = client.post("/ingest", json={"documents": documents}, headers=auth)
     assert response.status_code == status
-    assert client.get("/readyz").json()["chunks"] == 4
+    assert client.get("/stats", headers=auth).json()["chunks"] == 4
 
 
 def test_metrics_count_requests_and_refusals(client: TestClient) -> None:

@@ -115,3 +115,37 @@ def test_help_lists_both_commands() -> None:
     result = runner.invoke(rag_app, ["--help"])
     assert result.exit_code == 0
     assert "ingest" in result.output and "ask" in result.output
+
+
+@pytest.mark.parametrize("command", [["ingest", "docs"], ["ask", "Anything?"]])
+def test_invalid_settings_are_one_line(monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    monkeypatch.setenv("RAG_CHUNK_SIZE", "50")
+    monkeypatch.setenv("RAG_VECTOR_STORE", "s3vectors")
+    result = runner.invoke(rag_app, command)
+    assert result.exit_code == 2
+    assert _error_line(result.output) == (
+        "error: invalid RAG settings: RAG_CHUNK_SIZE: Input should be greater than or equal to 100"
+    )
+
+
+def test_ingest_into_a_cloud_store_names_it(
+    monkeypatch: pytest.MonkeyPatch, corpus: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from rag import s3vectors_store  # noqa: PLC0415
+    from tests.workloads.rag.fakes import FakeS3VectorsClient  # noqa: PLC0415
+
+    fake = FakeS3VectorsClient("rag-vectors", "documents", dimension=embedder.dimension)
+    monkeypatch.setattr(s3vectors_store, "_default_client", lambda: fake)
+    for name, value in {
+        "RAG_VECTOR_STORE": "s3vectors",
+        "VECTOR_BUCKET": "rag-vectors",
+        "VECTOR_INDEX": "documents",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(rag_app, ["ingest", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "Ingested 4 documents as 4 chunks into S3 Vectors index documents of vector bucket rag-vectors "
+        "(4 chunks stored)."
+    )
+    assert not (tmp_path / ".mlops-hub").exists()  # no local store was made

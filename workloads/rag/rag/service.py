@@ -24,7 +24,8 @@ class IngestResult:
 
     documents: int
     chunks: int
-    total_chunks: int
+    total_chunks: int | None
+    """Chunks in the store afterwards; None when not counted (counting is a billed scan on cloud stores)."""
 
 
 class RagService:
@@ -62,22 +63,35 @@ class RagService:
             raise DocumentError("two documents share a source name")
         return self.ingest_documents(documents)
 
-    def ingest_documents(self, documents: Sequence[Document]) -> IngestResult:
-        """Chunk, embed and store already validated documents."""
+    def ingest_documents(self, documents: Sequence[Document], *, count_total: bool = True) -> IngestResult:
+        """Chunk, embed and store already validated documents.
+
+        `count_total=False` skips counting the store afterwards: object-event ingestion runs once per
+        uploaded file, and on S3 Vectors, Firestore and Cosmos DB a count is a billed scan of the index.
+        """
         chunks = chunk_documents(documents, self.settings.chunk_size, self.settings.chunk_overlap)
         # Embed everything before the first write: a model failure then leaves the store untouched.
         embeddings = self._embedder.embed([chunk.text for chunk in chunks])
         self._store.upsert(chunks, embeddings)
-        result = IngestResult(documents=len(documents), chunks=len(chunks), total_chunks=self._store.count())
+        result = IngestResult(
+            documents=len(documents),
+            chunks=len(chunks),
+            total_chunks=self._store.count() if count_total else None,
+        )
         logger.info(
             "ingested",
             extra={
                 "documents": result.documents,
                 "chunks": result.chunks,
-                "total_chunks": result.total_chunks,
+                **({"total_chunks": result.total_chunks} if count_total else {}),
             },
         )
         return result
+
+    def delete_document(self, source: str) -> None:
+        """Remove every chunk of one document (nothing happens when it has none)."""
+        self._store.delete_document(source)
+        logger.info("deleted", extra={"source": source})
 
     def ask(self, question: str) -> Answer:
         """Answer from the store, citing passages, or refuse when none is grounded.
@@ -137,6 +151,22 @@ def open_store(settings: RagSettings, *, create: bool) -> VectorStore:
             assert settings.cosmos_database is not None and settings.cosmos_container is not None
             return CosmosStore(
                 str(settings.cosmos_endpoint), settings.cosmos_database, settings.cosmos_container
+            )
+
+
+def describe_store(settings: RagSettings) -> str:
+    """Where `settings` put the chunks, in words, for an operator's messages."""
+    match settings.vector_store:
+        case VectorStoreKind.CHROMA:
+            return str(settings.store_path)
+        case VectorStoreKind.S3VECTORS:
+            return f"S3 Vectors index {settings.vector_index} of vector bucket {settings.vector_bucket}"
+        case VectorStoreKind.FIRESTORE:
+            return f"Firestore collection {settings.firestore_collection} of database {settings.firestore_database}"
+        case VectorStoreKind.COSMOS:
+            return (
+                f"Cosmos DB container {settings.cosmos_container} of database {settings.cosmos_database} "
+                f"at {settings.cosmos_endpoint}"
             )
 
 

@@ -3,7 +3,9 @@
 Workload knobs are `RAG_*`. The cloud stores' coordinates use the names the ServerlessRag components
 (components/rag) already pass to the functions and containers: `VECTOR_BUCKET`/`VECTOR_INDEX` (AWS),
 `FIRESTORE_DATABASE`/`FIRESTORE_COLLECTION`/`EMBEDDING_FIELD` (GCP) and
-`COSMOS_ENDPOINT`/`COSMOS_DATABASE`/`COSMOS_CONTAINER` (Azure).
+`COSMOS_ENDPOINT`/`COSMOS_DATABASE`/`COSMOS_CONTAINER` (Azure). The ingest functions and services also get
+where documents land: `DOCUMENTS_BUCKET` (AWS, GCP) or `DOCUMENTS_ACCOUNT`/`DOCUMENTS_CONTAINER`/`INGEST_QUEUE`
+(Azure); without them, object events are refused (the query side never ingests).
 """
 
 from enum import StrEnum
@@ -80,6 +82,22 @@ class RagSettings(BaseSettings):
         default=None, validation_alias="COSMOS_CONTAINER", pattern=r"^[^/\\#?]{1,255}$"
     )
     """Cosmos DB: the container id (partition key `/documentId`, vector path `/embedding`)."""
+    documents_bucket: str | None = Field(
+        default=None, validation_alias="DOCUMENTS_BUCKET", pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
+    )
+    """AWS, GCP: the documents bucket whose object events the ingest function or service accepts."""
+    documents_account: str | None = Field(
+        default=None, validation_alias="DOCUMENTS_ACCOUNT", pattern=r"^[a-z0-9]{3,24}$"
+    )
+    """Azure: the storage account holding the documents container and the ingest queue."""
+    documents_container: str = Field(
+        default="documents", validation_alias="DOCUMENTS_CONTAINER", pattern=r"^[a-z0-9](?:-?[a-z0-9]){2,62}$"
+    )
+    """Azure: the blob container whose blob events are ingested."""
+    ingest_queue: str | None = Field(
+        default=None, validation_alias="INGEST_QUEUE", pattern=r"^[a-z0-9](?:-?[a-z0-9]){2,62}$"
+    )
+    """Azure: the storage queue Event Grid delivers the documents container's blob events to."""
     chunk_size: int = Field(default=800, ge=100, le=8000)
     """Largest chunk in characters; MiniLM reads 256 word pieces (~1,000 characters) and cuts the rest."""
     chunk_overlap: int = Field(default=120, ge=0)
