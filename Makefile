@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+TOOLS := .tools
+EMULATORS_STAMP := $(TOOLS)/.installed
 
 export DO_NOT_TRACK := true
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: setup checkov-env preview test lint format typecheck pytest lock clean
+.PHONY: setup checkov-env emulators preview test lint format typecheck pytest lock clean
 
-setup: $(STAMP) checkov-env
+setup: $(STAMP) checkov-env emulators
 
 # --no-compile: byte-compiling the provider SDKs costs ~50 s and most modules are never imported.
 $(STAMP): requirements.lock pyproject.toml
@@ -28,6 +30,19 @@ $(CHECKOV_STAMP): requirements-checkov.lock
 	rm -rf $(CHECKOV_VENV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	touch $@
+
+emulators: $(EMULATORS_STAMP)
+
+# Storage emulators the RAG ingestion tests start on 127.0.0.1 (tests/workloads/rag/conftest.py finds them
+# here): gcp-storage-emulator in its own venv, Azurite from npm at the locked version.
+$(EMULATORS_STAMP): tools/emulators/requirements.txt tools/emulators/package-lock.json
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)/gcs
+	$(TOOLS)/gcs/bin/pip install --quiet --disable-pip-version-check -r tools/emulators/requirements.txt
+	mkdir -p $(TOOLS)/azurite
+	cp tools/emulators/package.json tools/emulators/package-lock.json $(TOOLS)/azurite/
+	cd $(TOOLS)/azurite && npm ci --no-audit --no-fund --silent
 	touch $@
 
 preview: setup
@@ -58,4 +73,4 @@ lock:
 	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

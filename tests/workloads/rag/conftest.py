@@ -160,14 +160,23 @@ def _stop(process: "subprocess.Popen[bytes]") -> None:
         process.wait()
 
 
+TOOLS = Path(__file__).resolve().parents[3] / ".tools"
+"""Where `make emulators` installs the storage emulators."""
+
+
+def _tool(name: str, directory: Path) -> str | None:
+    candidate = directory / name
+    return str(candidate) if candidate.exists() else shutil.which(name)
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
     """`http://127.0.0.1:PORT` of gcp-storage-emulator (PyPI), started in memory for this session.
 
-    Found on PATH (it is not a dependency of the project: install it in a tool environment and put its
-    bin directory on PATH). Skips where it is missing.
+    Installed by `make emulators` into .tools/ (it is a test stand-in, not a dependency of the project), else
+    found on PATH. Skips where it is missing.
     """
-    executable = shutil.which("gcp-storage-emulator")
+    executable = _tool("gcp-storage-emulator", TOOLS / "gcs" / "bin")
     if executable is None:
         pytest.skip("gcp-storage-emulator is not on PATH")
     port = _free_port()
@@ -192,9 +201,9 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 def azurite() -> Iterator[tuple[str, str]]:
     """(blob endpoint, queue endpoint) of Azurite (npm `azurite@3.35`), started for this session.
 
-    Found on PATH, like gcp-storage-emulator; telemetry off, in-memory, loopback only. Skips where missing.
+    From .tools/ (`make emulators`) or PATH, like gcp-storage-emulator; telemetry off, in-memory, loopback only. Skips where missing.
     """
-    executable = shutil.which("azurite")
+    executable = _tool("azurite", TOOLS / "azurite" / "node_modules" / ".bin")
     if executable is None:
         pytest.skip("azurite is not on PATH")
     blob_port, queue_port, table_port = _free_port(), _free_port(), _free_port()
