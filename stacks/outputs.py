@@ -25,6 +25,7 @@ class StackOutput(StrEnum):
     AWS_IMAGE_REGISTRY = "awsImageRegistry"
     AWS_MLFLOW_TRACKING_URI = "awsMlflowTrackingUri"
     AWS_RAG_QUERY_URL = "awsRagQueryUrl"
+    AWS_SERVING_URL = "awsServingUrl"
     AZURE_CLUSTER_NAME = "azureClusterName"
     AZURE_CLUSTER_ENDPOINT = "azureClusterEndpoint"
     AZURE_CLUSTER_OIDC_ISSUER = "azureClusterOidcIssuer"
@@ -36,6 +37,7 @@ class StackOutput(StrEnum):
     AZURE_IMAGE_REGISTRY = "azureImageRegistry"
     AZURE_MLFLOW_TRACKING_URI = "azureMlflowTrackingUri"
     AZURE_RAG_QUERY_URL = "azureRagQueryUrl"
+    AZURE_SERVING_URL = "azureServingUrl"
     GCP_CLUSTER_NAME = "gcpClusterName"
     GCP_CLUSTER_ENDPOINT = "gcpClusterEndpoint"
     GCP_CLUSTER_OIDC_ISSUER = "gcpClusterOidcIssuer"
@@ -47,6 +49,7 @@ class StackOutput(StrEnum):
     GCP_IMAGE_REGISTRY = "gcpImageRegistry"
     GCP_MLFLOW_TRACKING_URI = "gcpMlflowTrackingUri"
     GCP_RAG_QUERY_URL = "gcpRagQueryUrl"
+    GCP_SERVING_URL = "gcpServingUrl"
 
 
 _PLATFORM_OUTPUTS = {
@@ -61,6 +64,7 @@ _PLATFORM_OUTPUTS = {
     "registry.image_registry": "IMAGE_REGISTRY",
     "tracking.tracking_uri": "MLFLOW_TRACKING_URI",
     "rag.query_url": "RAG_QUERY_URL",
+    "workloads.serving_url": "SERVING_URL",
 }
 
 PLATFORM_OUTPUT_KEYS: dict[str, dict[str, StackOutput]] = {

@@ -187,6 +187,12 @@ class ImageSettings(_Model):
     """The serverless RAG's query service."""
     rag_ingest: PinnedImage
     """The serverless RAG's ingest service."""
+    training: PinnedImage
+    """The training workload (MlWorkloads' training CronJob)."""
+    serving: PinnedImage
+    """The serving workload (MlWorkloads' serving Deployment)."""
+    monitoring: PinnedImage
+    """The monitoring workload (MlWorkloads' monitoring CronJob)."""
 
     def placeholders(self) -> list[str]:
         """Aliases of the images whose digest is still PLACEHOLDER_DIGEST."""
@@ -195,6 +201,18 @@ class ImageSettings(_Model):
             for name, field in type(self).model_fields.items()
             if str(getattr(self, name)).endswith(f"@{PLACEHOLDER_DIGEST}")
         ]
+
+
+class WorkloadSettings(_Model):
+    """The model lifecycle (MlWorkloads) on the cluster: what it trains, serves and monitors."""
+
+    model_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")] = "fraud-detector"
+    """Registered model trained, served and monitored."""
+    training_data: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(csv|csv\.gz|parquet|pq)$")
+    ] = "train.parquet"
+    """File name of the training table (CSV or Parquet) in the `training/` directory of the cluster's shared
+    data volume, which training mounts read-only (only clouds with a ReadWriteMany volume have one)."""
 
 
 class _ClusterBlock(_Model):
@@ -209,7 +227,9 @@ class _ClusterBlock(_Model):
     node_pools: tuple[NodePoolSettings, ...] = ()
     """GPU and CPU node pools (the cluster's system pool is separate and built in)."""
     images: ImageSettings
-    """Images of the MLflow server and the serverless RAG, pinned by digest."""
+    """Images of the MLflow server, the serverless RAG and the ML workloads, pinned by digest."""
+    workloads: WorkloadSettings = WorkloadSettings()
+    """The ML workloads (training, serving, monitoring) on the cluster."""
 
     @field_validator("authorized_cidrs")
     @classmethod
@@ -335,7 +355,7 @@ class GcpSettings(_ClusterBlock):
     """IAM members allowed to call the RAG query service (`group:…`, `serviceAccount:…`); never public."""
 
 
-_StoreUri = Annotated[SecretStr, Field(min_length=1)]
+_SecretText = Annotated[SecretStr, Field(min_length=1)]
 
 
 class MlflowBackendStoreUris(_Model):
@@ -343,9 +363,19 @@ class MlflowBackendStoreUris(_Model):
     each with `pulumi config set --secret --path 'mlops-hub:mlflowBackendStoreUris.<cloud>' <url>`. They
     live outside the cloud blocks so that the blocks stay readable in plans."""
 
-    aws: _StoreUri | None = None
-    azure: _StoreUri | None = None
-    gcp: _StoreUri | None = None
+    aws: _SecretText | None = None
+    azure: _SecretText | None = None
+    gcp: _SecretText | None = None
+
+
+class ServingApiKeyHashes(_Model):
+    """Per cloud, the API keys serving accepts as `key_id:<sha256 hex of the key>` lines (hashes, never the
+    keys). Set each with `pulumi config set --secret --path 'mlops-hub:servingApiKeyHashes.<cloud>' "$(cat
+    hashes.txt)"`; the stack puts them in the Kubernetes Secret serving mounts."""
+
+    aws: _SecretText | None = None
+    azure: _SecretText | None = None
+    gcp: _SecretText | None = None
 
 
 class StackSettings(_Model):
@@ -369,6 +399,8 @@ class StackSettings(_Model):
     """GCP block; required when `gcp` is in `clouds`."""
     mlflow_backend_store_uris: MlflowBackendStoreUris = MlflowBackendStoreUris()
     """MLflow tracking-store URLs (secrets), one for each cloud in `clouds`."""
+    serving_api_key_hashes: ServingApiKeyHashes = ServingApiKeyHashes()
+    """Serving's API key hashes (secrets), one set for each cloud in `clouds`."""
 
     @field_validator("clouds")
     @classmethod
@@ -403,17 +435,22 @@ class StackSettings(_Model):
             problem = block.lambda_image_problem() if isinstance(block, AwsSettings) else None
             if problem is not None:
                 raise _KeyedError(f"{cloud.value}.{problem[0]}", problem[1])
-        for cloud in Cloud:
-            uri = getattr(self.mlflow_backend_store_uris, cloud.value)
-            key = f"mlflowBackendStoreUris.{cloud.value}"
-            if cloud in self.clouds and uri is None:
-                raise _KeyedError(
-                    key,
-                    f"is required because clouds includes {cloud.value}; set the database URL with "
-                    f"`pulumi config set --secret --path 'mlops-hub:{key}' <url>`",
-                )
-            if cloud not in self.clouds and uri is not None:
-                raise _KeyedError(key, f"is set but clouds does not include {cloud.value}; remove it")
+        per_cloud_secrets = (
+            ("mlflowBackendStoreUris", self.mlflow_backend_store_uris, "the database URL", "<url>"),
+            ("servingApiKeyHashes", self.serving_api_key_hashes, "the key_id:sha256 lines", '"<lines>"'),
+        )
+        for field, secrets, what, value in per_cloud_secrets:
+            for cloud in Cloud:
+                secret = getattr(secrets, cloud.value)
+                key = f"{field}.{cloud.value}"
+                if cloud in self.clouds and secret is None:
+                    raise _KeyedError(
+                        key,
+                        f"is required because clouds includes {cloud.value}; set {what} with "
+                        f"`pulumi config set --secret --path 'mlops-hub:{key}' {value}`",
+                    )
+                if cloud not in self.clouds and secret is not None:
+                    raise _KeyedError(key, f"is set but clouds does not include {cloud.value}; remove it")
         return self
 
     def mlflow_backend_store_uri(self, cloud: Cloud) -> str:
@@ -422,6 +459,13 @@ class StackSettings(_Model):
         if uri is None:
             raise SettingsError(f"mlops-hub:mlflowBackendStoreUris.{cloud.value} is not set")
         return str(uri.get_secret_value())
+
+    def serving_api_key_lines(self, cloud: Cloud) -> str:
+        """Serving's `key_id:sha256` lines on `cloud` (a secret: wrap it in `pulumi.Output.secret`)."""
+        hashes = getattr(self.serving_api_key_hashes, cloud.value)
+        if hashes is None:
+            raise SettingsError(f"mlops-hub:servingApiKeyHashes.{cloud.value} is not set")
+        return str(hashes.get_secret_value())
 
     def cloud_block(self, cloud: Cloud) -> AwsSettings | AzureSettings | GcpSettings | None:
         """The settings block of `cloud`, if set."""
@@ -459,7 +503,7 @@ def _region_of(block: AwsSettings | AzureSettings | GcpSettings) -> tuple[str, s
 
 
 # Keys whose Pulumi config value is JSON text (arrays and objects); the rest are plain strings.
-_JSON_KEYS = frozenset({"clouds", "aws", "azure", "gcp", "mlflowBackendStoreUris"})
+_JSON_KEYS = frozenset({"clouds", "aws", "azure", "gcp", "mlflowBackendStoreUris", "servingApiKeyHashes"})
 
 
 def parse_settings(config: Mapping[str, str], namespace: str = NAMESPACE) -> StackSettings:
@@ -518,6 +562,7 @@ def _expected_shape(key: str) -> str:
         "azure": AzureSettings,
         "gcp": GcpSettings,
         "mlflowBackendStoreUris": MlflowBackendStoreUris,
+        "servingApiKeyHashes": ServingApiKeyHashes,
     }
     block = blocks[key]
     return "an object with keys " + ", ".join(f.alias or n for n, f in block.model_fields.items())

@@ -60,6 +60,9 @@ DATA_DIR = "/var/lib/mlops-hub"
 """Where `capture_claim_name` is mounted: serving writes `capture/`, monitoring reads it and keeps `monitoring/`."""
 SCRATCH_DATA_DIR = "/tmp/mlops-hub"  # noqa: S108 - a per-pod emptyDir
 """The same layout on each pod's own /tmp emptyDir when no claim is given (nothing outlives the pod)."""
+TRAINING_DATA_DIR = f"{DATA_DIR}/training"
+"""Where training sees the claim's `training/` directory, read-only: put the training table there and point
+`TRAINING_DATA` (training's `env`) at it. Nothing is mounted there without `capture_claim_name`."""
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -215,8 +218,9 @@ class MlWorkloadsArgs(TypedDict):
     capture_claim_name: NotRequired[pulumi.Input[str]]
     """An existing ReadWriteMany PersistentVolumeClaim (EFS, Filestore, Azure Files) in the namespace, mounted
     at `DATA_DIR`: serving writes prediction capture to `capture/`, monitoring reads it and keeps its state in
-    `monitoring/`. Without it both use their pod's /tmp, so captures and monitor state die with the pod:
-    enough for a smoke test, not for drift detection."""
+    `monitoring/`; training reads its `training/` directory, read-only, at `TRAINING_DATA_DIR`. Without it
+    serving and monitoring use their pod's /tmp, so captures and monitor state die with the pod (enough for a
+    smoke test, not for drift detection), and training has no data unless its image carries some."""
     labels: NotRequired[Mapping[str, str]]
     """Extra labels on every object and pod."""
 
@@ -392,7 +396,7 @@ class _PodPlan:
 
 
 def _data_volume(
-    claim_name: pulumi.Input[str] | None, sub_path: str | None
+    claim_name: pulumi.Input[str] | None, sub_path: str | None, read_only: bool = False
 ) -> tuple[k8s.core.v1.VolumeMountArgsDict, k8s.core.v1.VolumeArgsDict] | None:
     """The capture claim's mount and volume (none without a claim): the whole of it, or one subdirectory."""
     if claim_name is None:
@@ -403,6 +407,8 @@ def _data_volume(
     }
     if sub_path:
         mount["sub_path"] = sub_path
+    if read_only:
+        mount["read_only"] = True
     return mount, {"name": "data", "persistent_volume_claim": {"claim_name": claim_name}}
 
 
@@ -718,6 +724,7 @@ class MlWorkloads(pulumi.ComponentResource):
         def image(role: str, repository: pulumi.Input[str]) -> pulumi.Output[str]:
             return pulumi.Output.concat(repository, "@", images[role])
 
+        capture_claim = args.get("capture_claim_name")
         training_cron = k8s.batch.v1.CronJob(
             f"{name}-training",
             metadata=metadata("training", "training"),
@@ -744,18 +751,19 @@ class MlWorkloads(pulumi.ComponentResource):
                     ),
                     tolerations=list(training.get("tolerations", [])),
                     scratch_size="8Gi",
+                    # Training only reads its data: it sees the claim's `training/` directory, read-only.
+                    data=_data_volume(capture_claim, sub_path="training", read_only=True),
                 ),
                 suspend=bool(training.get("suspend", False)),
             ),
             opts=child,
         )
 
-        capture_claim = args.get("capture_claim_name")
         data_dir = DATA_DIR if capture_claim is not None else SCRATCH_DATA_DIR
         if capture_claim is None:
             pulumi.log.warn(
                 f"{owner}: no capture_claim_name, so serving's prediction capture and the monitor's state stay in "
-                "each pod's /tmp: monitoring will find no captures to check for drift",
+                "each pod's /tmp: monitoring will find no captures to check for drift, and training mounts no data",
                 resource=self,
             )
         monitoring_env: dict[str, pulumi.Input[str]] = {

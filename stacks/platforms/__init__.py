@@ -1,4 +1,5 @@
-"""One module per cloud: its network, GPU cluster, model registry, MLflow server and serverless RAG.
+"""One module per cloud: its network, GPU cluster, model registry, MLflow server, ML workloads and serverless
+RAG.
 
 The program imports only the modules of the clouds a stack uses: a provider SDK costs up to a second to import.
 Each module's `<cloud>_platform` returns a `Platform`, the handful of components whose outputs the stack
@@ -12,6 +13,7 @@ import pulumi
 
 from components.compute.contract import GpuCluster
 from components.registry.mlflow_server import MlflowTrackingServer
+from components.workloads.ml_workloads import MlWorkloads
 
 
 class ModelRegistry(Protocol):
@@ -39,4 +41,5 @@ class Platform:
     cluster: GpuCluster
     registry: ModelRegistry
     tracking: MlflowTrackingServer
+    workloads: MlWorkloads
     rag: ServerlessRag

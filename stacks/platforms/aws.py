@@ -1,4 +1,5 @@
-"""AWS: the VPC, EKS with GPU pools that scale from zero, the model registry, MLflow and serverless RAG."""
+"""AWS: the VPC, EKS with GPU pools that scale from zero, the model registry, MLflow, the ML workloads and
+serverless RAG."""
 
 import json
 
@@ -20,11 +21,12 @@ from stacks.platforms.tracking import (
     mlflow_server,
     warn_placeholder_images,
 )
+from stacks.platforms.workloads import EMBEDDING_DIMENSION, ML_NAMESPACE, ml_workloads, workloads_namespace
 from stacks.providers import aws_provider, provider_opts
 from stacks.residency import Cloud
 from stacks.settings import AwsSettings, StackSettings
 
-REGISTRY_IMAGES = ("mlflow", "rag-query", "rag-ingest")
+REGISTRY_IMAGES = ("mlflow", "rag-query", "rag-ingest", "training", "serving", "monitoring")
 """ECR repositories the registry keeps, `<registry>/<image>`: the images this stack runs."""
 RAG_THROTTLING_BURST = 50
 """Requests the RAG query API admits in a burst."""
@@ -65,7 +67,7 @@ def mlflow_artifacts_policy(partition: str, bucket: str, key_arn: str) -> str:
 
 
 def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
-    """AWS: the VPC, EKS, the model registry, MLflow on EKS and the serverless RAG."""
+    """AWS: the VPC, EKS, the model registry, MLflow and the ML workloads on EKS, and the serverless RAG."""
     env = settings.environment
     provider = aws_provider(block, settings.tags)
     opts = provider_opts(provider)
@@ -135,6 +137,18 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
         backend_store_uri=settings.mlflow_backend_store_uri(Cloud.AWS),
         images=block.images,
         kubernetes=kubernetes,
+        client_namespaces=[ML_NAMESPACE],
+    )
+    workloads = ml_workloads(
+        f"{env}-aws-ml",
+        namespace=workloads_namespace(f"{env}-aws-ml-namespace", kubernetes),
+        tracking_uri=tracking.tracking_uri,
+        images=block.images,
+        settings=block.workloads,
+        api_key_lines=settings.serving_api_key_lines(Cloud.AWS),
+        kubernetes=kubernetes,
+        # EKS has no ReadWriteMany class out of the box: EFS needs its CSI driver and a file system.
+        rwx_storage_class=None,
     )
 
     # Who read or wrote which document, for the record (EU AI Act Art. 12). The registry's key policy
@@ -156,6 +170,7 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
             "throttling_burst_limit": RAG_THROTTLING_BURST,
             "throttling_rate_limit": RAG_THROTTLING_RATE,
             "access_log_bucket": access_logs.id,
+            "embedding_dimension": EMBEDDING_DIMENSION,
         },
         opts=opts,
     )
@@ -168,4 +183,4 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
         ),
         opts=opts,
     )
-    return Platform(cluster=cluster, registry=registry, tracking=tracking, rag=rag)
+    return Platform(cluster=cluster, registry=registry, tracking=tracking, workloads=workloads, rag=rag)

@@ -1,5 +1,5 @@
-"""Azure: a resource group, the VNet with NAT egress, a private AKS cluster, the model registry, MLflow on
-AKS and serverless RAG."""
+"""Azure: a resource group, the VNet with NAT egress, a private AKS cluster, the model registry, MLflow and
+the ML workloads on AKS, and serverless RAG."""
 
 import pulumi
 from pulumi_azure_native import authorization, network, resources
@@ -17,6 +17,7 @@ from stacks.platforms.tracking import (
     mlflow_server,
     warn_placeholder_images,
 )
+from stacks.platforms.workloads import EMBEDDING_DIMENSION, ML_NAMESPACE, ml_workloads, workloads_namespace
 from stacks.providers import azure_provider, provider_opts
 from stacks.residency import Cloud
 from stacks.settings import AzureSettings, StackSettings
@@ -25,14 +26,18 @@ STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 """Read, write and delete blobs: MLflow's role on the artifact container only."""
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 """Pull images: the AKS kubelet identity's role on the registry."""
+AZURE_FILES_CLASS = "azurefile-csi"
+"""AKS's built-in ReadWriteMany storage class (Azure Files, the cluster's own storage account)."""
 MTLS_PORT = "443"
 """The only port the RAG query app's client-certificate ingress takes from the Internet."""
 
 
 def azure_platform(settings: StackSettings, block: AzureSettings) -> Platform:
-    """Azure: a resource group, the VNet, AKS, the model registry, MLflow on AKS and the serverless RAG.
+    """Azure: a resource group, the VNet, AKS, the model registry, MLflow and the ML workloads on AKS, and the
+    serverless RAG.
 
-    azure-native has no provider default tags, so the stack tags are passed to every component.
+    azure-native has no provider default tags, so the stack tags are passed to every component. ACR keeps any
+    image pushed to `<image_registry>/<image>`: there is no image list to extend.
     """
     env = settings.environment
     provider = azure_provider(block)
@@ -127,8 +132,19 @@ def azure_platform(settings: StackSettings, block: AzureSettings) -> Platform:
         backend_store_uri=settings.mlflow_backend_store_uri(Cloud.AZURE),
         images=block.images,
         kubernetes=kubernetes,
+        client_namespaces=[ML_NAMESPACE],
         # The workload identity webhook injects the identity's token only into labelled pods.
         pod_labels={USE_LABEL: "true"},
+    )
+    workloads = ml_workloads(
+        f"{env}-azure-ml",
+        namespace=workloads_namespace(f"{env}-azure-ml-namespace", kubernetes),
+        tracking_uri=tracking.tracking_uri,
+        images=block.images,
+        settings=block.workloads,
+        api_key_lines=settings.serving_api_key_lines(Cloud.AZURE),
+        kubernetes=kubernetes,
+        rwx_storage_class=AZURE_FILES_CLASS,
     )
 
     rag_subnet = _rag_subnet(env, block, group.name, vnet, tags, provider)
@@ -140,11 +156,12 @@ def azure_platform(settings: StackSettings, block: AzureSettings) -> Platform:
             "query_image": block.images.rag_query,
             "ingest_image": block.images.rag_ingest,
             "infrastructure_subnet_id": rag_subnet.id,
+            "embedding_dimension": EMBEDDING_DIMENSION,
             "tags": tags,
         },
         opts=opts,
     )
-    return Platform(cluster=cluster, registry=registry, tracking=tracking, rag=rag)
+    return Platform(cluster=cluster, registry=registry, tracking=tracking, workloads=workloads, rag=rag)
 
 
 def _role_definition(subscription: pulumi.Output[str], guid: str) -> pulumi.Output[str]:

@@ -1,5 +1,5 @@
 """GCP: the VPC with pod and service ranges and Cloud NAT, a regional private GKE cluster, the model
-registry, MLflow on GKE and serverless RAG."""
+registry, MLflow and the ML workloads on GKE, and serverless RAG."""
 
 import pulumi
 import pulumi_gcp as gcp
@@ -17,6 +17,7 @@ from stacks.platforms.tracking import (
     mlflow_server,
     warn_placeholder_images,
 )
+from stacks.platforms.workloads import EMBEDDING_DIMENSION, ML_NAMESPACE, ml_workloads, workloads_namespace
 from stacks.providers import gcp_provider, provider_opts
 from stacks.residency import Cloud
 from stacks.settings import GcpSettings, StackSettings
@@ -27,7 +28,10 @@ STORAGE_API = "storage.googleapis.com"
 
 
 def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
-    """GCP: the VPC, GKE, the model registry, MLflow on GKE and the serverless RAG."""
+    """GCP: the VPC, GKE, the model registry, MLflow and the ML workloads on GKE, and the serverless RAG.
+
+    Artifact Registry keeps any image pushed to `<image_registry>/<image>`: there is no image list to extend.
+    """
     env = settings.environment
     provider = gcp_provider(block, settings.tags)
     opts = provider_opts(provider)
@@ -104,6 +108,18 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
         backend_store_uri=settings.mlflow_backend_store_uri(Cloud.GCP),
         images=block.images,
         kubernetes=kubernetes,
+        client_namespaces=[ML_NAMESPACE],
+    )
+    workloads = ml_workloads(
+        f"{env}-gcp-ml",
+        namespace=workloads_namespace(f"{env}-gcp-ml-namespace", kubernetes),
+        tracking_uri=tracking.tracking_uri,
+        images=block.images,
+        settings=block.workloads,
+        api_key_lines=settings.serving_api_key_lines(Cloud.GCP),
+        kubernetes=kubernetes,
+        # `standard-rwx` (Filestore) needs the Filestore CSI driver, which GkeGpuCluster does not enable.
+        rwx_storage_class=None,
     )
 
     rag = GcpServerlessRag(
@@ -116,8 +132,9 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
             "query_invokers": list(block.rag_query_invokers),
             # The registry's key: its grant to the Cloud Storage service agent is already in place.
             "kms_key_name": registry.encryption_key_id,
+            "embedding_dimension": EMBEDDING_DIMENSION,
         },
         # Waits for the registry's children, among them the key grant the documents bucket needs.
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=[registry]),
     )
-    return Platform(cluster=cluster, registry=registry, tracking=tracking, rag=rag)
+    return Platform(cluster=cluster, registry=registry, tracking=tracking, workloads=workloads, rag=rag)

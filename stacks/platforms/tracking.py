@@ -6,7 +6,7 @@ references both. Everything here goes through the cluster's Kubernetes provider,
 kubeconfig.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -45,9 +45,11 @@ def mlflow_server(
     backend_store_uri: str,
     images: ImageSettings,
     kubernetes: pulumi.ProviderResource,
+    client_namespaces: Sequence[str] = (),
     pod_labels: Mapping[str, str] | None = None,
 ) -> MlflowTrackingServer:
-    """The tracking server, writing artifacts to `artifact_uri` as the WorkloadIdentity's ServiceAccount."""
+    """The tracking server, writing artifacts to `artifact_uri` as the WorkloadIdentity's ServiceAccount;
+    pods in `client_namespaces` may reach it too."""
     repository, digest = split_pinned_image(images.mlflow)
     return MlflowTrackingServer(
         name,
@@ -58,6 +60,7 @@ def mlflow_server(
             "backend_store_uri": pulumi.Output.secret(backend_store_uri),
             "image_repository": repository,
             "image_digest": digest,
+            "client_namespaces": list(client_namespaces),
             "labels": dict(pod_labels or {}),
         },
         opts=pulumi.ResourceOptions(providers=[kubernetes]),

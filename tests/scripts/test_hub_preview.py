@@ -81,12 +81,18 @@ def test_shipped_stack_previews_to_a_valid_plan(tmp_path: Path, stack: str) -> N
     assert f"aws:ec2/subnet:Subnet{' ' * 0}" in result.stdout and counts["aws:ec2/subnet:Subnet"] == 6
     assert plan["outputs"][StackOutput.ENVIRONMENT] == stack
     assert plan["outputs"][StackOutput.AWS_VPC_ID] == UNKNOWN_MARK
-    # Issue 5: each cloud of the stack shows its model registry, MLflow on its cluster and serverless RAG.
+    # Issue 5: each cloud of the stack shows its model registry, MLflow and the ML workloads on its cluster and
+    # serverless RAG.
     clouds = {"dev": ("Aws",), "staging": ("Aws", "Gcp"), "prod": ("Aws", "Azure", "Gcp")}[stack]
     for cloud in clouds:
         for component in (f"{cloud}ModelRegistry", f"{cloud}ServerlessRag", f"{cloud}WorkloadIdentity"):
             assert f"mlopshub:index:{component}" in result.stdout
     assert counts["mlopshub:index:MlflowTrackingServer"] == len(clouds)
+    assert counts["mlopshub:index:MlWorkloads"] == len(clouds)
+    for cloud in clouds:
+        assert plan["outputs"][f"{cloud.lower()}ServingUrl"].startswith(
+            f"http://{stack}-{cloud.lower()}-ml-serving"
+        )
     assert plan["outputs"][StackOutput.AWS_IMAGE_REGISTRY] == (
         f"123456789012.dkr.ecr.{plan['config']['mlops-hub:aws']['region']}.amazonaws.com/{stack}-registry"
     )

@@ -1,14 +1,24 @@
-"""The program, previewed per shipped stack: every cloud gets its registry, MLflow on its cluster and RAG."""
+"""The program, previewed per shipped stack: every cloud gets its registry, MLflow and the ML workloads on its
+cluster, and RAG."""
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from components.workloads.ml_workloads import POD_SECURITY_LABELS, TRAINING_DATA_DIR
 from scripts.hub.offline.engine import SECRET_MARK, ProgramRun, RecordedResource, RunResult, run_program
 from scripts.hub.offline.project import load_project, load_stack_config
-from stacks.outputs import PLATFORM_OUTPUT_KEYS
+from stacks.outputs import PLATFORM_OUTPUT_KEYS, StackOutput
 from stacks.platforms.tracking import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
+from stacks.platforms.workloads import (
+    DATA_CLAIM,
+    EMBEDDING_DIMENSION,
+    ML_NAMESPACE,
+    SERVING_API_KEYS_KEY,
+    SERVING_API_KEYS_SECRET,
+)
 from stacks.settings import parse_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +29,8 @@ COMPONENTS = {
     "gcp": ("GkeGpuCluster", "GcpModelRegistry", "GcpWorkloadIdentity", "GcpServerlessRag"),
 }
 """Per cloud: its cluster, registry, MLflow identity and RAG component, in that order."""
+RWX_STORAGE_CLASS = {"aws": None, "azure": "azurefile-csi", "gcp": None}
+"""Per cloud: the ReadWriteMany class its cluster offers out of the box (EKS needs EFS, GKE Filestore's driver)."""
 
 
 @cache
@@ -129,3 +141,135 @@ def test_registry_mlflow_and_rag_outputs_are_exported(stack: str) -> None:
 def test_placeholder_digests_are_warned_about() -> None:
     warnings = [d.message for d in _preview("dev").diagnostics if d.severity == "warning"]
     assert any("mlops-hub:aws.images.mlflow" in w and "placeholder digest" in w for w in warnings)
+
+
+def _cluster_kubernetes(result: RunResult, cloud: str) -> RecordedResource:
+    cluster = _of_type(result, f"mlopshub:index:{COMPONENTS[cloud][0]}")[0]
+    (kubernetes,) = [r for r in _descendants(result, cluster) if r.type == "pulumi:providers:kubernetes"]
+    return kubernetes
+
+
+def _pod(resource: RecordedResource) -> dict[str, Any]:
+    spec = resource.inputs["spec"]
+    template = spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
+    pod: dict[str, Any] = template["spec"]
+    return pod
+
+
+def _env(resource: RecordedResource) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in _pod(resource)["containers"][0]["env"]}
+
+
+@pytest.mark.parametrize("stack", sorted(STACK_CLOUDS))
+def test_ml_workloads_run_on_each_cluster_next_to_mlflow(stack: str) -> None:
+    result = _preview(stack)
+    settings = parse_settings(load_stack_config(load_project(REPO_ROOT), stack).values)
+    workloads = _of_type(result, "mlopshub:index:MlWorkloads")
+    assert sorted(w.name for w in workloads) == sorted(f"{stack}-{cloud}-ml" for cloud in STACK_CLOUDS[stack])
+    for cloud in STACK_CLOUDS[stack]:
+        block = settings.cloud_block(next(c for c in settings.clouds if c.value == cloud))
+        assert block is not None
+        kubernetes = _cluster_kubernetes(result, cloud)
+        namespace = next(r for r in result.resources if r.name == f"{stack}-{cloud}-ml-namespace")
+        assert namespace.provider == kubernetes.urn
+        assert namespace.inputs["metadata"]["name"] == ML_NAMESPACE
+        assert namespace.inputs["metadata"]["labels"].items() >= POD_SECURITY_LABELS.items()
+
+        component = next(w for w in workloads if w.name == f"{stack}-{cloud}-ml")
+        children = _descendants(result, component)
+        assert children and all(r.provider == kubernetes.urn for r in children), cloud
+        by_name = {r.name: r for r in children}
+        training = by_name[f"{stack}-{cloud}-ml-training"]
+        serving = by_name[f"{stack}-{cloud}-ml-serving"]
+        monitoring = by_name[f"{stack}-{cloud}-ml-monitoring"]
+        for resource, image in (
+            (training, block.images.training),
+            (serving, block.images.serving),
+            (monitoring, block.images.monitoring),
+        ):
+            assert resource.inputs["metadata"]["namespace"] == ML_NAMESPACE
+            assert _pod(resource)["containers"][0]["image"] == image
+            assert _env(resource)["MLFLOW_TRACKING_URI"] == (
+                f"http://{stack}-{cloud}-mlflow-service.{MLFLOW_NAMESPACE}.svc.cluster.local:5000"
+            )
+        # Plain ServiceAccounts: the workloads reach only MLflow, which proxies the artifact bucket.
+        accounts = [r for r in children if r.type == "kubernetes:core/v1:ServiceAccount"]
+        assert sorted(a.inputs["metadata"]["name"] for a in accounts) == ["monitoring", "serving", "training"]
+        assert not any(a.inputs["metadata"].get("annotations") for a in accounts)
+        assert training.inputs["spec"]["suspend"] is True
+        assert _env(training)["TRAINING_DATA"] == f"{TRAINING_DATA_DIR}/{block.workloads.training_data}"
+
+        # MLflow admits the workloads' namespace.
+        ingress = next(r for r in result.resources if r.name == f"{stack}-{cloud}-mlflow-ingress")
+        sources = ingress.inputs["spec"]["ingress"][0]["from"]
+        assert {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [ML_NAMESPACE]}
+                ]
+            }
+        } in sources
+
+        # Serving's keys: the stack's Secret of hashes, mounted as a file.
+        secret = next(r for r in result.resources if r.name == f"{stack}-{cloud}-ml-api-keys")
+        assert secret.provider == kubernetes.urn
+        assert secret.inputs["stringData"] == SECRET_MARK
+        assert secret.inputs["metadata"] == {"name": SERVING_API_KEYS_SECRET, "namespace": ML_NAMESPACE}
+        (keys_volume,) = [v for v in _pod(serving)["volumes"] if "secret" in v]
+        assert keys_volume["secret"]["secretName"] == SERVING_API_KEYS_SECRET
+        assert keys_volume["secret"]["items"] == [{"key": SERVING_API_KEYS_KEY, "path": SERVING_API_KEYS_KEY}]
+
+        # The shared claim only where the cluster has a ReadWriteMany class; drift retraining only with it.
+        claims = [r for r in result.resources if r.name == f"{stack}-{cloud}-ml-data"]
+        roles = [r for r in children if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role"]
+        storage_class = RWX_STORAGE_CLASS[cloud]
+        if storage_class is None:
+            assert claims == [] and roles == []
+            assert "MONITORING_RETRAIN_CRONJOB" not in _env(monitoring)
+            assert _pod(monitoring)["automountServiceAccountToken"] is False
+        else:
+            (claim,) = claims
+            assert claim.provider == kubernetes.urn
+            assert claim.inputs["spec"]["accessModes"] == ["ReadWriteMany"]
+            assert claim.inputs["spec"]["storageClassName"] == storage_class
+            volume = {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
+            for resource in (training, serving, monitoring):
+                assert volume in _pod(resource)["volumes"]
+            assert len(roles) == 1
+            assert _env(monitoring)["MONITORING_RETRAIN_CRONJOB"] == (
+                f"{ML_NAMESPACE}/{stack}-{cloud}-ml-training"
+            )
+
+
+@pytest.mark.parametrize("stack", sorted(STACK_CLOUDS))
+def test_serving_urls_are_exported_per_cloud(stack: str) -> None:
+    outputs = _preview(stack).outputs
+    for cloud in STACK_CLOUDS[stack]:
+        assert outputs[StackOutput[f"{cloud.upper()}_SERVING_URL"]] == (
+            f"http://{stack}-{cloud}-ml-serving-service.{ML_NAMESPACE}.svc.cluster.local:8080"
+        )
+
+
+def test_the_rag_indexes_store_the_workloads_embedding_size() -> None:
+    result = _preview("prod")
+    assert EMBEDDING_DIMENSION == 384
+    (aws_index,) = _of_type(result, "aws:s3/vectorsIndex:VectorsIndex")
+    assert aws_index.inputs["dimension"] == EMBEDDING_DIMENSION
+    (gcp_index,) = _of_type(result, "gcp:firestore/index:Index")
+    assert [f["vectorConfig"]["dimension"] for f in gcp_index.inputs["fields"] if "vectorConfig" in f] == [
+        EMBEDDING_DIMENSION
+    ]
+    (azure_chunks,) = [
+        r
+        for r in _of_type(result, "azure-native:cosmosdb:SqlResourceSqlContainer")
+        if r.name.endswith("-chunks")
+    ]
+    embeddings = azure_chunks.inputs["resource"]["vectorEmbeddingPolicy"]["vectorEmbeddings"]
+    assert [e["dimensions"] for e in embeddings] == [EMBEDDING_DIMENSION]
+
+
+def test_clusters_without_a_read_write_many_class_warn_about_capture() -> None:
+    warnings = [d.message for d in _preview("prod").diagnostics if d.severity == "warning"]
+    for cloud in ("aws", "azure", "gcp"):
+        warned = any(w.startswith(f"MlWorkloads prod-{cloud}-ml: no capture_claim_name") for w in warnings)
+        assert warned is (RWX_STORAGE_CLASS[cloud] is None), cloud

@@ -22,14 +22,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DIGEST = "sha256:" + "ab" * 32
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dev-registry"
-AWS_IMAGES = {
-    "mlflow": f"{ECR}/mlflow@{DIGEST}",
-    "ragQuery": f"{ECR}/rag-query@{DIGEST}",
-    "ragIngest": f"{ECR}/rag-ingest@{DIGEST}",
+IMAGE_PATHS = {
+    "mlflow": "mlflow",
+    "ragQuery": "rag-query",
+    "ragIngest": "rag-ingest",
+    "training": "training",
+    "serving": "serving",
+    "monitoring": "monitoring",
 }
+AWS_IMAGES = {key: f"{ECR}/{path}@{DIGEST}" for key, path in IMAGE_PATHS.items()}
 STORE_URI = "postgresql://mlflow:hunter2@db.internal:5432/mlflow"
+API_KEY_LINES = "ci:" + "5e" * 32
 PINNED_ONLY = "allowed: <name>@sha256:<64 lowercase hex digits>, no tag"
-IMAGE_PATHS = {"mlflow": "mlflow", "ragQuery": "rag-query", "ragIngest": "rag-ingest"}
 AZURE_BLOCK = {
     "location": "westeurope",
     "images": {key: f"mlhdevregimages.azurecr.io/{path}@{DIGEST}" for key, path in IMAGE_PATHS.items()},
@@ -49,6 +53,7 @@ BASE: dict[str, str] = {
         }
     ),
     "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI}),
+    "mlops-hub:servingApiKeyHashes": json.dumps({"aws": API_KEY_LINES}),
 }
 
 
@@ -64,10 +69,7 @@ def _with(changes: Mapping[str, str | None]) -> dict[str, str]:
 
 def _ecr_images(region: str) -> dict[str, str]:
     registry = ECR.replace("eu-west-1", region)
-    return {
-        key: f"{registry}/{image}@{DIGEST}"
-        for key, image in (("mlflow", "mlflow"), ("ragQuery", "rag-query"), ("ragIngest", "rag-ingest"))
-    }
+    return {key: f"{registry}/{image}@{DIGEST}" for key, image in IMAGE_PATHS.items()}
 
 
 def _aws(**fields: object) -> str:
@@ -146,7 +148,7 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
         pytest.param(
             {"mlops-hub:aws": '{"region": '},
             "mlops-hub:aws is not valid JSON (Expecting value at character 11); expected an object with keys "
-            "kubernetesVersion, authorizedCidrs, addons, nodePools, images, region, vpcCidr, "
+            "kubernetesVersion, authorizedCidrs, addons, nodePools, images, workloads, region, vpcCidr, "
             "availabilityZoneCount, natGateways, flowLogRetentionDays, adminRoleArns",
             id="malformed-json",
         ),
@@ -158,8 +160,8 @@ def test_prod_is_eu_resident_on_every_cloud() -> None:
         pytest.param(
             {"mlops-hub:aws": _aws(regoin="x")},
             "mlops-hub:aws.regoin is not a known key; allowed: kubernetesVersion, authorizedCidrs, addons, "
-            "nodePools, images, region, vpcCidr, availabilityZoneCount, natGateways, flowLogRetentionDays, "
-            "adminRoleArns",
+            "nodePools, images, workloads, region, vpcCidr, availabilityZoneCount, natGateways, "
+            "flowLogRetentionDays, adminRoleArns",
             id="misspelt-nested-key",
         ),
         pytest.param(
@@ -310,7 +312,7 @@ def test_keys_of_other_namespaces_are_left_to_their_owners() -> None:
 def test_every_settings_field_is_declared_in_pulumi_yaml_or_is_an_object_block() -> None:
     declared = {key.split(":", 1)[1] for key in load_project(REPO_ROOT).declarations}
     fields = {field.alias or name for name, field in StackSettings.model_fields.items()}
-    assert fields - declared == {"aws", "azure", "gcp", "mlflowBackendStoreUris"}
+    assert fields - declared == {"aws", "azure", "gcp", "mlflowBackendStoreUris", "servingApiKeyHashes"}
     assert declared <= fields
 
 
@@ -389,7 +391,76 @@ def test_every_image_is_required() -> None:
         parse_settings(_with({"mlops-hub:aws": _aws(images={"mlflow": AWS_IMAGES["mlflow"]})}))
     assert str(caught.value) == (
         "mlops-hub:aws.images.ragQuery is required but not set; "
-        "mlops-hub:aws.images.ragIngest is required but not set"
+        "mlops-hub:aws.images.ragIngest is required but not set; "
+        "mlops-hub:aws.images.training is required but not set; "
+        "mlops-hub:aws.images.serving is required but not set; "
+        "mlops-hub:aws.images.monitoring is required but not set"
+    )
+
+
+@pytest.mark.parametrize("key", ["training", "serving", "monitoring"])
+def test_the_workload_images_are_pinned_by_digest(key: str) -> None:
+    settings = parse_settings(BASE)
+    assert settings.aws is not None
+    assert getattr(settings.aws.images, key) == AWS_IMAGES[key]
+    tagged = f"{ECR}/{key}:latest"
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(images=_images(**{key: tagged}))}))
+    assert str(caught.value) == (
+        f'mlops-hub:aws.images.{key} = "{tagged}": a tag is not a pin (it can be moved to another image); '
+        f"{PINNED_ONLY}"
+    )
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(images=_images(**{key: f"{key}@sha256:abc"}))}))
+    assert str(caught.value) == (
+        f'mlops-hub:aws.images.{key} = "{key}@sha256:abc": not an image reference pinned by digest; {PINNED_ONLY}'
+    )
+
+
+def test_shipped_stacks_hold_placeholders_for_the_workload_images() -> None:
+    settings = parse_settings(load_stack_config(load_project(REPO_ROOT), "prod").values)
+    for cloud in settings.clouds:
+        block = settings.cloud_block(cloud)
+        assert block is not None
+        assert {"training", "serving", "monitoring"} <= set(block.images.placeholders()), cloud
+
+
+def test_workload_settings_default_and_are_checked() -> None:
+    settings = parse_settings(BASE)
+    assert settings.aws is not None
+    assert (settings.aws.workloads.model_name, settings.aws.workloads.training_data) == (
+        "fraud-detector",
+        "train.parquet",
+    )
+    custom = parse_settings(_with({"mlops-hub:aws": _aws(workloads={"trainingData": "fraud.csv.gz"})}))
+    assert custom.aws is not None and custom.aws.workloads.training_data == "fraud.csv.gz"
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(workloads={"trainingData": "../etc/passwd"})}))
+    assert str(caught.value).startswith(
+        'mlops-hub:aws.workloads.trainingData = "../etc/passwd": String should'
+    )
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:aws": _aws(workloads={"replicas": 3})}))
+    assert str(caught.value) == (
+        "mlops-hub:aws.workloads.replicas is not a known key; allowed: modelName, trainingData"
+    )
+
+
+def test_the_serving_api_key_hashes_are_required_per_cloud_and_never_shown() -> None:
+    settings = parse_settings(BASE)
+    assert settings.serving_api_key_lines(Cloud.AWS) == API_KEY_LINES
+    assert API_KEY_LINES not in repr(settings) and API_KEY_LINES not in str(settings.model_dump())
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:servingApiKeyHashes": None}))
+    assert str(caught.value) == (
+        "mlops-hub:servingApiKeyHashes.aws is required because clouds includes aws; set the key_id:sha256 "
+        "lines with `pulumi config set --secret --path 'mlops-hub:servingApiKeyHashes.aws' \"<lines>\"`"
+    )
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(_with({"mlops-hub:servingApiKeyHashes": json.dumps({"aws": "x", "gcp": "y"})}))
+    assert (
+        str(caught.value)
+        == "mlops-hub:servingApiKeyHashes.gcp is set but clouds does not include gcp; remove it"
     )
 
 
@@ -433,6 +504,7 @@ def _azure(**fields: object) -> dict[str, str]:
         "mlops-hub:clouds": '["aws", "azure"]',
         "mlops-hub:azure": json.dumps(block),
         "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI, "azure": STORE_URI}),
+        "mlops-hub:servingApiKeyHashes": json.dumps({"aws": API_KEY_LINES, "azure": API_KEY_LINES}),
     }
 
 
@@ -483,6 +555,7 @@ def test_gcp_rag_invokers_are_iam_members_never_public() -> None:
     config = {
         "mlops-hub:clouds": '["aws", "gcp"]',
         "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI, "gcp": STORE_URI}),
+        "mlops-hub:servingApiKeyHashes": json.dumps({"aws": API_KEY_LINES, "gcp": API_KEY_LINES}),
     }
     with pytest.raises(SettingsError) as caught:
         parse_settings(

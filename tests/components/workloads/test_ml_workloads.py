@@ -440,7 +440,7 @@ def test_without_a_capture_claim_the_preview_warns(pulumi_run: Recorder) -> None
     assert not any("capture_claim_name" in d.message for d in claimed)
 
 
-def test_capture_claim_is_shared_by_serving_and_monitoring(pulumi_run: Recorder) -> None:
+def test_capture_claim_is_shared_by_serving_monitoring_and_training(pulumi_run: Recorder) -> None:
     pulumi_run.run(program(capture_claim_name="ml-capture"))
     serving, monitoring = pulumi_run.named(f"{NAME}-serving"), pulumi_run.named(f"{NAME}-monitoring")
     volume = {"name": "data", "persistentVolumeClaim": {"claimName": "ml-capture"}}
@@ -453,7 +453,18 @@ def test_capture_claim_is_shared_by_serving_and_monitoring(pulumi_run: Recorder)
     assert env_of(serving)["SERVING_CAPTURE_DIR"] == "/var/lib/mlops-hub/capture"
     assert env_of(monitoring)["MONITORING_CAPTURE_DIR"] == "/var/lib/mlops-hub/capture"
     assert env_of(monitoring)["MONITORING_STATE_PATH"] == "/var/lib/mlops-hub/monitoring/state.json"
-    assert "data" not in [v["name"] for v in pod_spec(pulumi_run.named(f"{NAME}-training"))["volumes"]]
+    training = pulumi_run.named(f"{NAME}-training")
+    assert volume in pod_spec(training)["volumes"]
+    assert {
+        "name": "data",
+        "mountPath": "/var/lib/mlops-hub/training",
+        "subPath": "training",
+        "readOnly": True,
+    } in container(training)["volumeMounts"]
+
+
+def test_without_a_capture_claim_training_mounts_no_data(workloads: Recorder) -> None:
+    assert "data" not in [v["name"] for v in pod_spec(workloads.named(f"{NAME}-training"))["volumes"]]
 
 
 def test_extra_environment_cannot_turn_telemetry_back_on(pulumi_run: Recorder) -> None:
