@@ -44,6 +44,11 @@ _PINNED_IMAGE = re.compile(
 )
 _TAGGED_IMAGE = re.compile(r"^[^@]*:[^/@]+$")
 
+FILESTORE_MIN_GIB = 1024
+"""Smallest Filestore Basic HDD instance (1 TiB): the floor of the GKE shared volume."""
+FILESTORE_MAX_GIB = 65434
+"""Largest Filestore Basic HDD instance (63.9 TiB)."""
+
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 """The digest the shipped stack files hold until the image pipeline sets the real one."""
 
@@ -212,7 +217,7 @@ class WorkloadSettings(_Model):
         str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(csv|csv\.gz|parquet|pq)$")
     ] = "train.parquet"
     """File name of the training table (CSV or Parquet) in the `training/` directory of the cluster's shared
-    data volume, which training mounts read-only (only clouds with a ReadWriteMany volume have one)."""
+    data volume, which training mounts read-only."""
 
 
 class _ClusterBlock(_Model):
@@ -353,6 +358,12 @@ class GcpSettings(_ClusterBlock):
         Field(min_length=1),
     ]
     """IAM members allowed to call the RAG query service (`group:…`, `serviceAccount:…`); never public."""
+    data_volume_size_gib: Annotated[int, Field(ge=FILESTORE_MIN_GIB, le=FILESTORE_MAX_GIB)] = (
+        FILESTORE_MIN_GIB
+    )
+    """Size in GiB of the ML workloads' shared volume, a Filestore Basic HDD instance billed for all of it
+    whether used or not: 1024 (its minimum, the default) to 65434 (63.9 TiB). It can grow later, never
+    shrink."""
 
 
 _SecretText = Annotated[SecretStr, Field(min_length=1)]

@@ -666,6 +666,10 @@ class EksGpuCluster(pulumi.ComponentResource):
     """Kubernetes provider for this cluster, for workloads the program adds (not a registered output)."""
     api_client_security_group_id: pulumi.Output[str]
     """Security group that may reach the private API endpoint; put CI runners and bastions in it."""
+    node_security_group_id: pulumi.Output[str]
+    """The EKS cluster security group, which every node carries (managed node groups get it from EKS,
+    Karpenter nodes from their EC2NodeClass): the source to admit in rules for services the pods call, such as
+    NFS to a shared file system (not a registered output)."""
 
     def __init__(
         self, name: str, args: EksGpuClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -1049,6 +1053,7 @@ class EksGpuCluster(pulumi.ComponentResource):
         self.oidc_provider_arn = oidc_provider.arn
         self.kubernetes_provider = k8s_provider
         self.api_client_security_group_id = api_clients.id
+        self.node_security_group_id = cluster_security_group_id
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,

@@ -5,7 +5,8 @@ against GCP's accelerator catalogue, and the outputs are `CLUSTER_OUTPUTS`. Secu
 nodes and a private endpoint (or an endpoint limited to explicit CIDRs), Kubernetes secrets encrypted
 with a Cloud KMS key the component owns, Workload Identity, shielded nodes, the GKE metadata server on
 every pool, a node service account with only the logging, monitoring and image-pull roles, Dataplane V2,
-control-plane logs and metrics, no client certificate, no legacy ABAC, deletion protection.
+control-plane logs and metrics, no client certificate, no legacy ABAC, deletion protection. The persistent
+disk, Cloud Storage FUSE and Filestore CSI drivers are on, the last for ReadWriteMany claims.
 
 GKE installs the NVIDIA driver and device plugin itself (`gpu_driver_installation_config`), so the
 add-ons installed through `ClusterAddons` skip the GPU operator on this flavor; the cluster autoscaler is
@@ -450,6 +451,8 @@ class GkeGpuCluster(pulumi.ComponentResource):
             addons_config={
                 "gce_persistent_disk_csi_driver_config": {"enabled": True},
                 "gcs_fuse_csi_driver_config": {"enabled": True},
+                # ReadWriteMany volumes (Filestore); costs nothing until a claim provisions an instance.
+                "gcp_filestore_csi_driver_config": {"enabled": True},
             },
             deletion_protection=True,
             opts=pulumi.ResourceOptions(

@@ -1,7 +1,8 @@
-"""AWS: the VPC, EKS with GPU pools that scale from zero, the model registry, MLflow, the ML workloads and
-serverless RAG."""
+"""AWS: the VPC, EKS with GPU pools that scale from zero, the model registry, MLflow, the ML workloads on an
+encrypted EFS volume, and serverless RAG."""
 
 import json
+import operator
 
 import pulumi
 import pulumi_aws as aws
@@ -12,6 +13,8 @@ from components.network.aws_network import AwsNetwork
 from components.rag.aws_serverless_rag import AwsServerlessRag
 from components.registry.aws_model_registry import AwsModelRegistry, logs_bucket_policy
 from components.s3 import secure_bucket_settings
+from components.storage.aws_shared_volume import AwsSharedVolume
+from components.workloads.ml_workloads import RUN_AS_USER
 from stacks.outputs import StackOutput
 from stacks.platforms import Platform
 from stacks.platforms.tracking import (
@@ -139,6 +142,24 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
         kubernetes=kubernetes,
         client_namespaces=[ML_NAMESPACE],
     )
+    # EKS has no ReadWriteMany class out of the box: an EFS file system and its CSI driver make one.
+    shared_volume = AwsSharedVolume(
+        f"{env}-ml-data",
+        {
+            "vpc_id": network.vpc_id,
+            # One mount target per zone the nodes run in; the subnet count is the zone count.
+            "subnet_ids": [
+                network.private_subnet_ids.apply(operator.itemgetter(index))
+                for index in range(block.availability_zone_count)
+            ],
+            "client_security_group_id": cluster.node_security_group_id,
+            "cluster_name": cluster.cluster_name,
+            "oidc_provider_arn": cluster.oidc_provider_arn,
+            "oidc_issuer_url": cluster.oidc_issuer_url,
+            "posix_id": RUN_AS_USER,
+        },
+        opts=pulumi.ResourceOptions(providers=[provider, kubernetes]),
+    )
     workloads = ml_workloads(
         f"{env}-aws-ml",
         namespace=workloads_namespace(f"{env}-aws-ml-namespace", kubernetes),
@@ -147,8 +168,7 @@ def aws_platform(settings: StackSettings, block: AwsSettings) -> Platform:
         settings=block.workloads,
         api_key_lines=settings.serving_api_key_lines(Cloud.AWS),
         kubernetes=kubernetes,
-        # EKS has no ReadWriteMany class out of the box: EFS needs its CSI driver and a file system.
-        rwx_storage_class=None,
+        rwx_storage_class=shared_volume.storage_class_name,
     )
 
     # Who read or wrote which document, for the record (EU AI Act Art. 12). The registry's key policy

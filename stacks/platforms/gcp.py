@@ -1,8 +1,9 @@
 """GCP: the VPC with pod and service ranges and Cloud NAT, a regional private GKE cluster, the model
-registry, MLflow and the ML workloads on GKE, and serverless RAG."""
+registry, MLflow and the ML workloads on GKE (sharing a Filestore volume), and serverless RAG."""
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
 
 from components.compute.gke_gpu_cluster import GkeGpuCluster
 from components.identity.gcp_workload_identity import GcpWorkloadIdentity
@@ -25,6 +26,10 @@ from stacks.settings import GcpSettings, StackSettings
 MLFLOW_BUCKET_ROLE = "roles/storage.objectUser"
 """MLflow's grant on the artifact bucket only: list, read, write and delete objects, nothing on the bucket."""
 STORAGE_API = "storage.googleapis.com"
+FILESTORE_CLASS = "filestore-basic-hdd"
+"""The workloads' ReadWriteMany class: Filestore Basic HDD on the stack's VPC. GKE's built-in `standard-rwx`
+is the same tier but creates instances on the project's `default` network, which the nodes are not on."""
+FILESTORE_CSI_DRIVER = "filestore.csi.storage.gke.io"
 
 
 def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
@@ -118,8 +123,8 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
         settings=block.workloads,
         api_key_lines=settings.serving_api_key_lines(Cloud.GCP),
         kubernetes=kubernetes,
-        # `standard-rwx` (Filestore) needs the Filestore CSI driver, which GkeGpuCluster does not enable.
-        rwx_storage_class=None,
+        rwx_storage_class=filestore_class(f"{env}-gcp-ml-data-class", network.network_name, kubernetes),
+        claim_size=f"{block.data_volume_size_gib}Gi",
     )
 
     rag = GcpServerlessRag(
@@ -138,3 +143,26 @@ def gcp_platform(settings: StackSettings, block: GcpSettings) -> Platform:
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=[registry]),
     )
     return Platform(cluster=cluster, registry=registry, tracking=tracking, workloads=workloads, rag=rag)
+
+
+def filestore_class(
+    name: str, network_name: pulumi.Input[str], kubernetes: pulumi.ProviderResource
+) -> pulumi.Output[str]:
+    """A ReadWriteMany StorageClass of Filestore Basic HDD instances on `network_name` (GkeGpuCluster turns
+    the Filestore CSI driver on); returns its name. Each claim becomes one instance, of the claim's size."""
+    storage_class = k8s.storage.v1.StorageClass(
+        name,
+        metadata={"name": FILESTORE_CLASS, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
+        provisioner=FILESTORE_CSI_DRIVER,
+        # `standard` is Basic HDD: the cheapest tier, ample for captures, monitor state and a training table.
+        parameters={"tier": "standard", "network": network_name},
+        # A Filestore instance bills until it is deleted: when the claim goes (with the stack), so does it.
+        reclaim_policy="Delete",
+        allow_volume_expansion=True,
+        # Basic instances are zonal: created in the zone of the first pod that mounts the claim. It also keeps
+        # `pulumi up` moving: the Kubernetes provider counts such a claim ready while Pending, where it would
+        # hold an Immediate one (and the pods that mount it) until Filestore had built the instance (minutes).
+        volume_binding_mode="WaitForFirstConsumer",
+        opts=pulumi.ResourceOptions(provider=kubernetes),
+    )
+    return storage_class.metadata.name

@@ -1,8 +1,9 @@
 """The ML workloads (training, serving, monitoring) on a cloud's GPU cluster, the same way on every cloud.
 
 Wired like MLflow (tracking.py), through the cluster's Kubernetes provider: a namespace under the restricted
-Pod Security profile, the Secret with serving's API key hashes, on clusters that offer one out of the box a
-ReadWriteMany claim shared by serving, monitoring and training, then MlWorkloads.
+Pod Security profile, the Secret with serving's API key hashes, a ReadWriteMany claim shared by serving,
+monitoring and training (of the class each cloud's platform provides: Azure Files on AKS, EFS on EKS,
+Filestore on GKE), then MlWorkloads, whose monitor retrains on drift.
 
 The workloads need no cloud identity: they talk only to the MLflow tracking server, which proxies artifacts
 to the registry bucket (`--artifacts-destination`) as its own identity. So MlWorkloads creates three plain
@@ -29,6 +30,8 @@ SERVING_API_KEYS_KEY = "api-keys"
 DATA_CLAIM = "ml-data"
 """The ReadWriteMany claim: serving's prediction capture, the monitor's state and the training table."""
 DATA_CLAIM_SIZE = "100Gi"
+"""The claim's size where the class does not set a floor: Azure Files bills it as the share's quota; EFS is
+elastic and ignores it. On GKE the size is `gcp.dataVolumeSizeGib` (Filestore's tiers have minimums)."""
 EMBEDDING_DIMENSION = 384
 """Dimensions of the RAG's stored embeddings. Must match the RAG workload's embedding model (the packaged
 all-MiniLM-L6-v2 embeds 384): a vector index of another size rejects every document it writes."""
@@ -55,14 +58,16 @@ def ml_workloads(
     settings: WorkloadSettings,
     api_key_lines: str,
     kubernetes: pulumi.ProviderResource,
-    rwx_storage_class: str | None,
+    rwx_storage_class: pulumi.Input[str] | None,
+    claim_size: str = DATA_CLAIM_SIZE,
 ) -> MlWorkloads:
     """MlWorkloads in `namespace`, reporting to MLflow at `tracking_uri`.
 
     `api_key_lines` are hashes of the keys callers present, never the keys: the stack may hold them (as a
-    config secret) without being able to call serving. `rwx_storage_class` is the cluster's built-in
-    ReadWriteMany storage class, or None where it has none (the component then warns that monitoring
-    finds no captures, and training has no data).
+    config secret) without being able to call serving. `rwx_storage_class` is a ReadWriteMany storage class
+    of the cluster (an Output ties the claim to the resource that creates the class), and `claim_size` what
+    the claim requests of it. None leaves the workloads without the shared claim: the component then warns
+    that monitoring finds no captures and training has no data, and the monitor does not retrain on drift.
     """
     opts = pulumi.ResourceOptions(provider=kubernetes)
     namespace_name = namespace.metadata.name
@@ -81,7 +86,7 @@ def ml_workloads(
             spec={
                 "access_modes": ["ReadWriteMany"],
                 "storage_class_name": rwx_storage_class,
-                "resources": {"requests": {"storage": DATA_CLAIM_SIZE}},
+                "resources": {"requests": {"storage": claim_size}},
             },
             opts=opts,
         )

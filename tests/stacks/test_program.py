@@ -29,8 +29,10 @@ COMPONENTS = {
     "gcp": ("GkeGpuCluster", "GcpModelRegistry", "GcpWorkloadIdentity", "GcpServerlessRag"),
 }
 """Per cloud: its cluster, registry, MLflow identity and RAG component, in that order."""
-RWX_STORAGE_CLASS = {"aws": None, "azure": "azurefile-csi", "gcp": None}
-"""Per cloud: the ReadWriteMany class its cluster offers out of the box (EKS needs EFS, GKE Filestore's driver)."""
+RWX_STORAGE_CLASS = {"aws": "efs-ap", "azure": "azurefile-csi", "gcp": "filestore-basic-hdd"}
+"""Per cloud: the ReadWriteMany class of the shared claim (EFS access points, Azure Files, Filestore Basic HDD)."""
+CLAIM_SIZE = {"aws": "100Gi", "azure": "100Gi", "gcp": "1024Gi"}
+"""Per cloud: what the claim requests (EFS ignores it; Filestore Basic HDD starts at 1 TiB)."""
 
 
 @cache
@@ -219,26 +221,19 @@ def test_ml_workloads_run_on_each_cluster_next_to_mlflow(stack: str) -> None:
         assert keys_volume["secret"]["secretName"] == SERVING_API_KEYS_SECRET
         assert keys_volume["secret"]["items"] == [{"key": SERVING_API_KEYS_KEY, "path": SERVING_API_KEYS_KEY}]
 
-        # The shared claim only where the cluster has a ReadWriteMany class; drift retraining only with it.
-        claims = [r for r in result.resources if r.name == f"{stack}-{cloud}-ml-data"]
+        # Every cloud has the shared claim, so every monitor retrains on drift.
+        (claim,) = [r for r in result.resources if r.name == f"{stack}-{cloud}-ml-data"]
+        assert claim.provider == kubernetes.urn
+        assert claim.inputs["spec"]["accessModes"] == ["ReadWriteMany"]
+        assert claim.inputs["spec"]["storageClassName"] == RWX_STORAGE_CLASS[cloud]
+        assert claim.inputs["spec"]["resources"] == {"requests": {"storage": CLAIM_SIZE[cloud]}}
+        volume = {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
+        for resource in (training, serving, monitoring):
+            assert volume in _pod(resource)["volumes"]
         roles = [r for r in children if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role"]
-        storage_class = RWX_STORAGE_CLASS[cloud]
-        if storage_class is None:
-            assert claims == [] and roles == []
-            assert "MONITORING_RETRAIN_CRONJOB" not in _env(monitoring)
-            assert _pod(monitoring)["automountServiceAccountToken"] is False
-        else:
-            (claim,) = claims
-            assert claim.provider == kubernetes.urn
-            assert claim.inputs["spec"]["accessModes"] == ["ReadWriteMany"]
-            assert claim.inputs["spec"]["storageClassName"] == storage_class
-            volume = {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
-            for resource in (training, serving, monitoring):
-                assert volume in _pod(resource)["volumes"]
-            assert len(roles) == 1
-            assert _env(monitoring)["MONITORING_RETRAIN_CRONJOB"] == (
-                f"{ML_NAMESPACE}/{stack}-{cloud}-ml-training"
-            )
+        assert len(roles) == 1
+        assert _pod(monitoring)["automountServiceAccountToken"] is True
+        assert _env(monitoring)["MONITORING_RETRAIN_CRONJOB"] == f"{ML_NAMESPACE}/{stack}-{cloud}-ml-training"
 
 
 @pytest.mark.parametrize("stack", sorted(STACK_CLOUDS))
@@ -268,8 +263,77 @@ def test_the_rag_indexes_store_the_workloads_embedding_size() -> None:
     assert [e["dimensions"] for e in embeddings] == [EMBEDDING_DIMENSION]
 
 
-def test_clusters_without_a_read_write_many_class_warn_about_capture() -> None:
+def test_no_cloud_warns_about_a_missing_capture_claim() -> None:
     warnings = [d.message for d in _preview("prod").diagnostics if d.severity == "warning"]
-    for cloud in ("aws", "azure", "gcp"):
-        warned = any(w.startswith(f"MlWorkloads prod-{cloud}-ml: no capture_claim_name") for w in warnings)
-        assert warned is (RWX_STORAGE_CLASS[cloud] is None), cloud
+    assert not any("no capture_claim_name" in w for w in warnings)
+
+
+def _named(result: RunResult, name: str) -> RecordedResource:
+    (found,) = [r for r in result.resources if r.name == name]
+    return found
+
+
+def _depends_on(resource: RecordedResource, prop: str) -> list[str]:
+    return sorted(urn.rsplit("::", 1)[-1] for urn in resource.property_dependencies.get(prop, []))
+
+
+@pytest.mark.parametrize("stack", sorted(STACK_CLOUDS))
+def test_the_aws_claim_is_an_encrypted_efs_reachable_only_from_the_nodes(stack: str) -> None:
+    result = _preview(stack)
+    settings = parse_settings(load_stack_config(load_project(REPO_ROOT), stack).values)
+    assert settings.aws is not None
+    (volume,) = _of_type(result, "mlopshub:index:AwsSharedVolume")
+    children = _descendants(result, volume)
+    by_type: dict[str, list[RecordedResource]] = {}
+    for child in children:
+        by_type.setdefault(child.type, []).append(child)
+
+    (file_system,) = by_type["aws:efs/fileSystem:FileSystem"]
+    assert file_system.inputs["encrypted"] is True
+    (key,) = by_type["aws:kms/key:Key"]
+    assert key.inputs["enableKeyRotation"] is True
+    assert _depends_on(file_system, "kmsKeyId") == [key.name]
+    (backup,) = by_type["aws:efs/backupPolicy:BackupPolicy"]
+    assert backup.inputs["backupPolicy"] == {"status": "ENABLED"}
+
+    # NFS only from the EKS cluster security group, which every node carries.
+    (rule,) = by_type["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
+    assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == ("tcp", 2049, 2049)
+    assert _depends_on(rule, "referencedSecurityGroupId") == [f"{stack}-gpu-cluster"]
+    assert not {"cidrIpv4", "cidrIpv6", "prefixListId"} & set(rule.inputs)
+    (group,) = by_type["aws:ec2/securityGroup:SecurityGroup"]
+    assert group.inputs.get("ingress", []) == []
+    assert _depends_on(group, "vpcId") == [f"{stack}-network-vpc"]
+
+    # One mount target in each private subnet, none in a public one.
+    targets = by_type["aws:efs/mountTarget:MountTarget"]
+    assert len(targets) == settings.aws.availability_zone_count
+    private = sorted(f"{stack}-network-private-{i}" for i in range(settings.aws.availability_zone_count))
+    for target in targets:
+        assert _depends_on(target, "subnetId") == private
+        assert _depends_on(target, "securityGroups") == [group.name]
+
+    (addon,) = by_type["aws:eks/addon:Addon"]
+    assert addon.inputs["addonName"] == "aws-efs-csi-driver"
+    assert addon.inputs["addonVersion"]
+    assert _depends_on(addon, "clusterName") == [f"{stack}-gpu-cluster"]
+    (storage_class,) = by_type["kubernetes:storage.k8s.io/v1:StorageClass"]
+    assert storage_class.provider == _cluster_kubernetes(result, "aws").urn
+    assert storage_class.inputs["provisioner"] == "efs.csi.aws.com"
+    claim = _named(result, f"{stack}-aws-ml-data")
+    assert _depends_on(claim, "spec") == [storage_class.name]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_gcp_claim_is_filestore_on_the_stacks_network(stack: str) -> None:
+    result = _preview(stack)
+    (cluster,) = _of_type(result, "gcp:container/cluster:Cluster")
+    assert cluster.inputs["addonsConfig"]["gcpFilestoreCsiDriverConfig"] == {"enabled": True}
+    storage_class = _named(result, f"{stack}-gcp-ml-data-class")
+    assert storage_class.provider == _cluster_kubernetes(result, "gcp").urn
+    assert storage_class.inputs["provisioner"] == "filestore.csi.storage.gke.io"
+    assert storage_class.inputs["parameters"]["tier"] == "standard"
+    # Not GKE's `standard-rwx`: that class puts instances on the `default` network, away from the nodes.
+    assert _depends_on(storage_class, "parameters") == [f"{stack}-net-vpc"]
+    claim = _named(result, f"{stack}-gcp-ml-data")
+    assert _depends_on(claim, "spec") == [storage_class.name]

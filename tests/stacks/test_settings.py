@@ -11,7 +11,10 @@ from scripts.hub.offline.engine import ProgramError, ProgramRun, run_program
 from scripts.hub.offline.project import load_project, load_stack_config
 from stacks.residency import Cloud, Residency, region_allowed
 from stacks.settings import (
+    FILESTORE_MAX_GIB,
+    FILESTORE_MIN_GIB,
     PLACEHOLDER_DIGEST,
+    GcpSettings,
     SettingsError,
     StackSettings,
     parse_settings,
@@ -565,3 +568,31 @@ def test_gcp_rag_invokers_are_iam_members_never_public() -> None:
     with pytest.raises(SettingsError) as caught:
         parse_settings(_with({**config, "mlops-hub:gcp": json.dumps(block)}))
     assert str(caught.value) == "mlops-hub:gcp.ragQueryInvokers is required but not set"
+
+
+def test_the_gcp_shared_volume_size_defaults_to_the_filestore_minimum_and_is_bounded() -> None:
+    images = {key: f"europe-west4-docker.pkg.dev/p/r/{path}@{DIGEST}" for key, path in IMAGE_PATHS.items()}
+    block = {
+        "project": "mlops-hub-dev",
+        "region": "europe-west4",
+        "images": images,
+        "ragQueryInvokers": ["group:ml@example.com"],
+    }
+    config = {
+        "mlops-hub:clouds": '["aws", "gcp"]',
+        "mlops-hub:mlflowBackendStoreUris": json.dumps({"aws": STORE_URI, "gcp": STORE_URI}),
+        "mlops-hub:servingApiKeyHashes": json.dumps({"aws": API_KEY_LINES, "gcp": API_KEY_LINES}),
+    }
+
+    def gcp(**fields: object) -> GcpSettings:
+        settings = parse_settings(_with({**config, "mlops-hub:gcp": json.dumps({**block, **fields})}))
+        assert settings.gcp is not None
+        return settings.gcp
+
+    assert gcp().data_volume_size_gib == FILESTORE_MIN_GIB == 1024
+    assert gcp(dataVolumeSizeGib=2560).data_volume_size_gib == 2560
+    assert gcp(dataVolumeSizeGib=FILESTORE_MAX_GIB).data_volume_size_gib == 65434
+    for size, bound in ((100, "greater than or equal to 1024"), (65435, "less than or equal to 65434")):
+        with pytest.raises(SettingsError) as caught:
+            gcp(dataVolumeSizeGib=size)
+        assert str(caught.value) == f"mlops-hub:gcp.dataVolumeSizeGib = {size}: Input should be {bound}"

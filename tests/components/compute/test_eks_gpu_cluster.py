@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.compute.contract import CLUSTER_OUTPUTS, ResolvedPool, resolve_node_pools
+from components.compute.contract import CLUSTER_OUTPUTS, NodePoolSpec, ResolvedPool, resolve_node_pools
 from components.compute.eks_gpu_cluster import (
     ACCELERATORS,
     CONTROL_PLANE_LOG_TYPES,
@@ -1074,3 +1074,36 @@ def test_the_name_must_be_a_valid_eks_cluster_name(pulumi_run: Recorder) -> None
     assert str(failure.value.cause).startswith(
         "EksGpuCluster gpu.prod: 'gpu.prod' is not a valid EKS cluster name"
     )
+
+
+def test_node_security_group_is_the_cluster_group_every_node_carries(pulumi_run: Recorder) -> None:
+    def body() -> None:
+        provider = aws.Provider("p", region=REGION)
+        cluster = EksGpuCluster(
+            NAME,
+            {
+                "kubernetes_version": "1.32",
+                "vpc_id": VPC_ID,
+                "private_subnet_ids": SUBNETS,
+                "node_pools": [cast(NodePoolSpec, A10G_POOL)],
+            },
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            "from-nodes",
+            security_group_id="sg-0service",
+            referenced_security_group_id=cluster.node_security_group_id,
+            ip_protocol="tcp",
+            from_port=2049,
+            to_port=2049,
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+    pulumi_run.run(body)
+    rule = pulumi_run.named("from-nodes")
+    # The cluster security group EKS reports: the one Karpenter's node classes select too.
+    assert depends_on(rule, "referencedSecurityGroupId") == [f"{NAME}-cluster"]
+    node_class = pulumi_run.named(f"{NAME}-a10g-nodeclass")
+    assert f"{NAME}-cluster" in depends_on(node_class, "spec")
+    outputs = component(pulumi_run).outputs
+    assert outputs is not None and "node_security_group_id" not in outputs

@@ -338,6 +338,8 @@ def test_cluster_is_private_hardened_and_encrypted(cluster: Recorder) -> None:
         "addonsConfig": {
             "gcePersistentDiskCsiDriverConfig": {"enabled": True},
             "gcsFuseCsiDriverConfig": {"enabled": True},
+            # The driver behind ReadWriteMany (Filestore) claims, such as the ML workloads' shared data.
+            "gcpFilestoreCsiDriverConfig": {"enabled": True},
         },
         "deletionProtection": True,
     }

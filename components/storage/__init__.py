@@ -1,0 +1,1 @@
+"""Shared storage for a cluster's pods: file systems behind a ReadWriteMany StorageClass."""
