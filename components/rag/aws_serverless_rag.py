@@ -38,6 +38,10 @@ ECR_IMAGE_BY_DIGEST = re.compile(
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 """Component names: they become Lambda, bucket and vector-bucket names, which are lower-case and short."""
 
+LAMBDA_ENTRY_POINT = ("python", "-m", "awslambdaric")
+"""The AWS Lambda runtime interface client, installed in the RAG image (workloads/rag/requirements.txt)."""
+LAMBDA_HANDLER = "rag.lambda_handler.handler"
+"""One handler for both functions: it tells query requests from object events by the event's shape."""
 QUERY_ROUTE = "POST /query"
 """The route workloads/rag/rag/lambda_handler.py answers questions on."""
 DOCUMENT_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
@@ -530,6 +534,13 @@ class AwsServerlessRag(pulumi.ComponentResource):
                 name=function_name,
                 package_type="Image",
                 image_uri=image,
+                # The RAG image's default command is its HTTP server (Cloud Run, Container Apps); on Lambda
+                # the same image runs the runtime interface client with the one handler for both roles.
+                image_config={
+                    "entry_points": list(LAMBDA_ENTRY_POINT),
+                    "commands": [LAMBDA_HANDLER],
+                    "working_directory": "/app",
+                },
                 role=role.arn,
                 reserved_concurrent_executions=reserved,
                 memory_size=args.get("memory_size_mb", 2048),

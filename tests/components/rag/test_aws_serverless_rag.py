@@ -246,6 +246,17 @@ def test_functions_get_the_workload_store_settings(rag: Recorder) -> None:
     }
 
 
+def test_functions_run_the_image_under_the_lambda_runtime_client(rag: Recorder) -> None:
+    # The image's own CMD is the HTTP server; on Lambda both functions start awslambdaric with the one handler.
+    expected = {
+        "entryPoints": ["python", "-m", "awslambdaric"],
+        "commands": ["rag.lambda_handler.handler"],
+        "workingDirectory": "/app",
+    }
+    assert rag.named(f"{NAME}-query").inputs["imageConfig"] == expected
+    assert rag.named(f"{NAME}-ingest").inputs["imageConfig"] == expected
+
+
 def test_reserved_concurrency_is_an_argument(pulumi_run: Recorder) -> None:
     pulumi_run.run(rag_program(query_reserved_concurrency=50, ingest_reserved_concurrency=1))
 
