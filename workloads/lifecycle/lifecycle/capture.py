@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,13 +61,25 @@ class LabelRecord:
 class CaptureWriter:
     """Buffers records and writes them as whole files; thread-safe, cheap on the request path."""
 
-    def __init__(self, directory: Path, prefix: str, *, max_records: int = 1000) -> None:
-        """Records are flushed every `max_records`, and on `flush()` (call it periodically and at exit)."""
+    def __init__(
+        self,
+        directory: Path,
+        prefix: str,
+        *,
+        max_records: int = 1000,
+        encode: Callable[[Mapping[str, Any]], bytes] | None = None,
+    ) -> None:
+        """Records are flushed every `max_records`, and on `flush()` (call it periodically and at exit).
+
+        `encode` turns one record into its JSON line without the newline (e.g. `orjson.dumps`, 20x
+        faster than the default `json.dumps`); it must produce the same JSON.
+        """
         if prefix not in (PREDICTIONS, LABELS):
             raise ValueError(f"capture prefix must be {PREDICTIONS!r} or {LABELS!r}, got {prefix!r}")
         self.directory = directory
         self.prefix = prefix
         self.max_records = max_records
+        self._encode = encode
         self._buffer: list[Mapping[str, Any]] = []
         self._lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
@@ -76,6 +88,15 @@ class CaptureWriter:
         """Queue one record; writes a file when the buffer is full."""
         with self._lock:
             self._buffer.append(record.to_dict())
+            full = len(self._buffer) >= self.max_records
+        if full:
+            self.flush()
+
+    def add_dicts(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Queue many records already in `to_dict()` form in one lock round (a whole batch of a server
+        that builds its records off the request path); writes a file when the buffer is full."""
+        with self._lock:
+            self._buffer.extend(records)
             full = len(self._buffer) >= self.max_records
         if full:
             self.flush()
@@ -89,7 +110,11 @@ class CaptureWriter:
         name = f"{self.prefix}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
         final = self.directory / name
         partial = self.directory / f".{name}.partial"
-        partial.write_text("".join(json.dumps(record) + "\n" for record in records))
+        if self._encode is None:
+            partial.write_text("".join(json.dumps(record) + "\n" for record in records))
+        else:
+            encode = self._encode
+            partial.write_bytes(b"".join(encode(record) + b"\n" for record in records))
         os.replace(partial, final)
         return final
 
