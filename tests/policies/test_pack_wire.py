@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from scripts.hub.gate.gate import load_policy_config
 from scripts.hub.gate.pack_client import PackError, analyze_with_pack
 from scripts.hub.offline.engine import ProgramRun, run_program
 from scripts.hub.offline.plan import build_plan
@@ -43,14 +44,19 @@ def _admin_role_policy() -> dict[str, Any]:
 def test_a_violation_is_reported_with_policy_level_severity_and_urn() -> None:
     plan = _plan("dev")
     plan["resources"].append(_admin_role_policy())
-    result = analyze_with_pack(PACK, plan, config={})
+    # dev's own pack config: it names the registries the stack's images may come from.
+    result = analyze_with_pack(
+        PACK, plan, config={}, policy_config=load_policy_config(PACK / "config" / "dev.json")
+    )
     assert result.pack == "mlops-hub"
     assert "iam-no-admin-statements" in result.policies
     mandatory = [d for d in result.diagnostics if d.enforcement == "mandatory"]
     admin_urn = "urn:pulumi:dev::mlops-hub::aws:iam/rolePolicy:RolePolicy::admin"
     # Only the injected document breaks the rules; the stack itself is compliant.
     assert {d.urn for d in mandatory} == {admin_urn}
+    # The injected resource also uses the default provider, which pins no region: residency fails it too.
     assert {d.policy for d in mandatory} == {
+        "resources-in-allowed-regions",
         "iam-no-admin-statements",
         "iam-no-privilege-escalation",
         "iam-no-unconstrained-sensitive-actions",

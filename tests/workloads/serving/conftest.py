@@ -86,12 +86,11 @@ def _log_sklearn(model: GradientBoostingClassifier) -> Logged:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """Two scikit-learn models, a NumPy MLP pyfunc (the torch trainer's format) and a model whose
     artifact is garbled on disk after logging."""
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     experiment = mlflow.create_experiment("serving-tests", artifact_location=(root / "artifacts").as_uri())
@@ -123,8 +122,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
             path.write_bytes(b"\x00garbled\xff" * 3)
     corrupt = Logged(broken.uri, broken.run_id, None)
 
-    yield Registry(uri, root, first, second, mlp, corrupt)
-    mlflow.set_tracking_uri(previous)
+    # Hand the process back as found: tests/workloads/conftest.py resets MLflow's URIs after every test,
+    # and each serving test gets this store through `_registry_uris` below.
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None = back to the variable; typed as str only
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    return Registry(uri, root, first, second, mlp, corrupt)
+
+
+@pytest.fixture(autouse=True)
+def _registry_uris(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every serving test talks to the session's registry, through MLflow's own variables."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", registry.uri)
 
 
 @pytest.fixture

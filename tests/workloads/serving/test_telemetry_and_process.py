@@ -84,8 +84,10 @@ def test_a_span_per_predict_reaches_the_otlp_receiver(
                         headers={**headers("bob"), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
                     )
                     assert response.status_code == 200
-            # leaving the lifespan shut the provider down, which flushed the span
-            return await asyncio.wait_for(arrived, timeout=20)
+                    # Wait inside the lifespan: the batch processor exports from its own thread within
+                    # OTEL_BSP_SCHEDULE_DELAY, while this loop stays free to receive. Leaving first would
+                    # run the provider's shutdown flush on this loop, blocking the very receiver it posts to.
+                    return await asyncio.wait_for(arrived, timeout=20)
 
     span = asyncio.run(scenario())
     attributes = _attributes(span)
