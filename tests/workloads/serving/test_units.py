@@ -3,13 +3,16 @@
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
+from lifecycle.capture import PREDICTIONS, PredictionRecord, read_capture
 from lifecycle.features import FEATURE_NAMES, LABEL
 from lifecycle.synthetic import generate
 from serving.auth import ApiKeyFileError, ApiKeys, RateLimiter, hash_key
+from serving.capture import Batch, CaptureBuffer, encode_predictions, request_ids
 from serving.extraction import ExtractionDetector
 from serving.model import _check_rows, _gradient_boosting_scorer, _scorer, probe_batch
 
@@ -74,3 +77,51 @@ def test_a_flag_clears_once_the_window_moves_on() -> None:
     assert not detector.observe("k", sweep[:1]).newly_flagged
     now[0] += 61
     assert not detector.judge("k").flagged
+
+
+def _batches(sizes: list[int]) -> list[Batch]:
+    rng = np.random.default_rng(7)
+    out: list[Batch] = []
+    for number, rows in enumerate(sizes):
+        features = rng.random((rows, 8)) * 10.0 ** rng.integers(-8, 12, (rows, 8))
+        features[0, :3] = (0.0, 4.0, 1e16)
+        scores = rng.random(rows)
+        out.append(
+            (f"{number:016x}", 1.7e9 + number / 7, 'v"1' if number % 2 else "2", features, scores,
+             (scores >= 0.5).astype(np.int8), f"key-{number % 3}")
+        )  # fmt: skip
+    return out
+
+
+def test_capture_lines_are_byte_for_byte_what_the_records_encode_to() -> None:
+    batches = _batches([1, 32, 3, 256, 1])
+    expected = b"\n".join(
+        orjson.dumps(PredictionRecord(request_id, stamp, version, row, score, label, key).to_dict())
+        for token, stamp, version, features, scores, labels, key in batches
+        for request_id, row, score, label in zip(
+            request_ids(token, len(scores)), features.tolist(), scores.tolist(), labels.tolist(), strict=True
+        )
+    )
+    assert encode_predictions(batches) == expected
+    assert encode_predictions([]) == b""
+
+
+def test_capture_is_written_in_steps_and_files_of_max_records(tmp_path: Path) -> None:
+    buffer = CaptureBuffer(tmp_path, max_records=100)
+    sizes = [32] * 7 + [1] * 150 + [256]
+    for token, _, version, features, scores, predicted, key in _batches(sizes):
+        buffer.add_predictions(token, version, features, scores, predicted, key)
+    assert buffer.full and buffer.pending == sum(sizes)
+    batches, labels = buffer.take()
+    assert buffer.pending == 0
+    steps = list(buffer.steps(batches))
+    assert [batch for step, _ in steps for batch in step] == batches
+    assert all(sum(len(b[4]) for b in step) <= 512 + 255 and len(step) <= 64 for step, _ in steps)
+    assert buffer.drain((batches, labels)) == sum(sizes)
+    files = sorted(tmp_path.glob(f"{PREDICTIONS}-*.jsonl"))
+    # A file closes at the first request boundary at or past 100 rows, as row-by-row writing did.
+    assert [len(path.read_bytes().splitlines()) for path in files] == [128, 100, 100, 46 + 256]
+    records = list(read_capture(tmp_path, PREDICTIONS))
+    assert [r["request_id"] for r in records] == [
+        request_id for b in batches for request_id in request_ids(b[0], len(b[4]))
+    ]

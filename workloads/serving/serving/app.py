@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lifecycle.events import EventLog, EventType
 from serving.auth import ApiKeys, RateLimiter
-from serving.capture import CaptureBuffer, request_ids
+from serving.capture import CaptureBuffer, Taken, encode_predictions, request_ids
 from serving.extraction import ExtractionDetector
 from serving.metrics import ROUTES, Metrics
 from serving.model import LoadedModel, LoadFailure, ModelManager, Registry
@@ -162,6 +162,7 @@ class Service:
         self._max_labels = 10 * settings.max_rows
         self._rate_limited_children: dict[str, Any] = {}
         self._flagged_keys: set[str] = set()
+        self._unwritten: Taken | None = None
 
     def _mlflow_client(self) -> Registry:
         from mlflow import MlflowClient  # noqa: PLC0415 - heavy; imported off the event loop
@@ -207,6 +208,9 @@ class Service:
             with suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._unwritten is not None:
+            unwritten, self._unwritten = self._unwritten, None
+            await asyncio.to_thread(self.capture.drain, unwritten)
         await asyncio.to_thread(self.capture.drain, self.capture.take())
         await asyncio.to_thread(self.tracing.shutdown)
 
@@ -215,15 +219,25 @@ class Service:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_wanted.wait(), self.settings.capture_flush_s)
             self._flush_wanted.clear()
-            taken = self.capture.take()
-            self.metrics.capture_pending.set(0)
-            if taken[0] or taken[1]:
-                try:
-                    await asyncio.to_thread(self.capture.drain, taken)
-                except OSError:
-                    logger.exception(
-                        "capture write failed", extra={"capture_dir": str(self.settings.capture_dir)}
-                    )
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Encode what capture holds on the loop, a step at a time with a turn for requests after
+        each (see `serving.capture`), then write it in a worker thread."""
+        batches, labels = self.capture.take()
+        self.metrics.capture_pending.set(0)
+        if not (batches or labels):
+            return
+        self._unwritten = (batches, labels)  # what `stop` still writes if cancelled while encoding
+        encoded = []
+        for step, ends_file in self.capture.steps(batches):
+            encoded.append((encode_predictions(step), ends_file))
+            await asyncio.sleep(0)
+        self._unwritten = None
+        try:
+            await asyncio.to_thread(self.capture.write, encoded, labels)
+        except OSError:
+            logger.exception("capture write failed", extra={"capture_dir": str(self.settings.capture_dir)})
 
     # Requests ------------------------------------------------------------------------------------
 
