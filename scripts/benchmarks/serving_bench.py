@@ -178,7 +178,6 @@ def pinned(argv: Sequence[str], cpu: int | None) -> list[str]:
 
 def train_and_register(root: Path, trees: int, depth: int, seed: int) -> tuple[str, str]:
     """Train, log, register and alias the model; returns (tracking URI, model description)."""
-    os.environ.update(QUIET)
     import mlflow  # noqa: PLC0415 - heavy, and only the parent process needs it
     import mlflow.sklearn  # noqa: PLC0415
     from sklearn.ensemble import GradientBoostingClassifier  # noqa: PLC0415
@@ -187,9 +186,11 @@ def train_and_register(root: Path, trees: int, depth: int, seed: int) -> tuple[s
     from lifecycle.synthetic import generate  # noqa: PLC0415
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    # MLflow's URIs are process-wide (and mirrored into the environment): set both, put them back after.
-    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    # MLflow's URIs are process-wide (and mirrored into the environment), and so are the quiet variables
+    # (OTEL_SDK_DISABLED would switch tracing off for whatever else runs in this process, tests included):
+    # set them for the training only, and put everything back after.
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", *QUIET)}
+    os.environ.update(QUIET)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
@@ -212,8 +213,9 @@ def train_and_register(root: Path, trees: int, depth: int, seed: int) -> tuple[s
         client.set_model_version_tag(MODEL_NAME, version, "flavor", "sklearn")
         client.set_registered_model_alias(MODEL_NAME, "champion", version)
     finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
+        # None hands resolution back to the variables restored below (the API is typed str only).
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
