@@ -716,10 +716,12 @@ class Scenario:
             rng = np.random.default_rng(self.options.seed)
             table["label"] = rng.permutation(table["label"].to_numpy())
             table.to_parquet(self.paths["worse"], index=False)
+            # A shuffled table's holdout is noise too, so the candidate could "beat" the champion on it by
+            # chance; a margin of 1 (unreachable for ROC AUC) keeps it a challenger: promotion is the operator's.
             self.manager.run_job(
                 name,
                 "training-shuffled",
-                self._training_argv(self.paths["worse"]),
+                [*self._training_argv(self.paths["worse"]), "--promotion-margin", "1"],
                 env=self.env(),
                 timeout_s=self.tuning.training_timeout_s,
                 on_tick=lambda: self.tick(name),
