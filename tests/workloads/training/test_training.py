@@ -295,3 +295,36 @@ def test_unreachable_registry_fails_after_bounded_retries(
         unavailable.type is EventType.DEPENDENCY_UNAVAILABLE and unavailable.details["dependency"] == "mlflow"
     )
     assert os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") == "0"
+
+
+def test_a_fixed_evaluation_table_is_the_judge(tracking_uri: str, tmp_path: Path) -> None:
+    clean = write_table(generate(1500, seed=31), tmp_path / "clean.csv")
+    shuffled = generate(1500, seed=32)
+    shuffled[LABEL] = np.random.default_rng(5).permutation(shuffled[LABEL].to_numpy())
+    noise = write_table(shuffled, tmp_path / "noise.csv")
+    trusted = write_table(generate(1500, seed=33), tmp_path / "eval.csv")
+
+    assert train(["--data", str(clean), *FAST]).code == 0
+    # Margin 0: on its own noisy holdout the shuffled model could win by chance; on the fixed table it cannot.
+    judged = train(["--data", str(noise), "--eval-data", str(trusted), "--promotion-margin", "0", *FAST])
+
+    assert judged.code == 0, judged.stderr
+    comparison = judged.summary["comparison"]
+    assert judged.summary["promoted"] is False
+    assert comparison["judged_on"] == "eval"
+    assert comparison["champion_score"] > 0.75
+    assert comparison["candidate_score"] < comparison["champion_score"] - 0.1
+    assert judged.summary["metrics"]["eval_roc_auc"] == pytest.approx(comparison["candidate_score"])
+
+
+def test_an_evaluation_table_with_invalid_rows_is_refused(tracking_uri: str, tmp_path: Path) -> None:
+    clean = write_table(generate(600, seed=34), tmp_path / "clean.csv")
+    broken = generate(300, seed=35)
+    broken.loc[4, "hour"] = 31.0
+    trusted = write_table(broken, tmp_path / "eval.csv")
+
+    outcome = train(["--data", str(clean), "--eval-data", str(trusted), *FAST])
+
+    assert outcome.code == 1
+    assert "evaluation table" in outcome.stderr and "1 invalid rows of 300" in outcome.stderr
+    assert MlflowClient(tracking_uri).search_registered_models() == []

@@ -32,6 +32,7 @@ _FLAGS: dict[str, str] = {
     "--quarantine-dir": "quarantine_dir",
     "--events": "events_path",
     "--seed": "seed",
+    "--eval-data": "eval_data",
     "--holdout-share": "holdout_share",
     "--n-estimators": "n_estimators",
     "--max-depth": "max_depth",

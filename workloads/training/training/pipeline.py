@@ -4,10 +4,12 @@ Each decision is an event (`data_quarantined`, `model_trained`, `model_registere
 `model_promoted` or `model_not_promoted`) with the evidence it was taken on.
 """
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,8 @@ class Comparison:
     champion_version: str | None = None
     champion_score: float | None = None
     margin: float = 0.0
+    judged_on: str = "holdout"
+    """`holdout` (the candidate's own split) or `eval` (the fixed evaluation table)."""
 
     @property
     def improvement(self) -> float | None:
@@ -50,6 +54,7 @@ class Comparison:
         """Details for the event and the version's tags."""
         return {
             "metric": HOLDOUT_METRIC,
+            "judged_on": self.judged_on,
             "candidate_score": self.candidate_score,
             "champion_version": self.champion_version,
             "champion_score": self.champion_score,
@@ -113,6 +118,23 @@ def decide(
         return Comparison(True, reason, candidate_score, champion.version, champion_score, margin)
     reason = f"{HOLDOUT_METRIC} changed by {improvement:+.4f}, below the margin {margin:g}"
     return Comparison(False, reason, candidate_score, champion.version, champion_score, margin)
+
+
+def _evaluation_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed evaluation table as (features, labels); it is the judge, so it must be wholly valid."""
+    validated = validate(load_table(path))
+    if validated.quarantined:
+        raise DataRejectedError(
+            f"evaluation table {path} has {len(validated.quarantined)} invalid rows of {validated.total_rows}; "
+            "it judges promotion, so every row must pass the training schema"
+        )
+    counts = class_counts(validated.valid)
+    if len(counts) < 2 or min(counts.values()) < _MIN_ROWS_PER_CLASS:
+        raise DataRejectedError(
+            f"evaluation table {path} needs at least {_MIN_ROWS_PER_CLASS} rows of each label, got {counts}"
+        )
+    features = validated.valid.loc[:, list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+    return features, validated.valid[LABEL].to_numpy(dtype=np.int64)
 
 
 def run(settings: TrainingSettings, events: EventLog) -> Summary:
@@ -187,18 +209,27 @@ def run(settings: TrainingSettings, events: EventLog) -> Summary:
     trained = train(settings, train_x, train_y)
     metrics = evaluate(trained.model, holdout_x, holdout_y)
 
+    judge_x, judge_y, judged_on = holdout_x, holdout_y, "holdout"
+    if settings.eval_data is not None:
+        judge_x, judge_y = _evaluation_table(settings.eval_data)
+        judged_on = "eval"
+        metrics["eval_roc_auc"] = evaluate(trained.model, judge_x, judge_y)[HOLDOUT_METRIC]
+    candidate_score = metrics[HOLDOUT_METRIC] if judged_on == "holdout" else metrics["eval_roc_auc"]
+
     champion_score: float | None = None
     if champion is not None:
         try:
             champion_model = registry.load(champion)
-            champion_score = evaluate(champion_model, holdout_x, holdout_y)[HOLDOUT_METRIC]
+            champion_score = evaluate(champion_model, judge_x, judge_y)[HOLDOUT_METRIC]
         except (MlflowException, ValueError, TypeError, KeyError, OSError, ImportError) as error:
             # A champion that no longer loads or scores on today's features cannot be compared; the
             # candidate stays a challenger for a person to look at rather than replacing it unseen.
             _LOGGER.warning(
                 "champion could not be scored", extra={"version": champion.version, "error": one_line(error)}
             )
-    comparison = decide(metrics[HOLDOUT_METRIC], champion, champion_score, settings.promotion_margin)
+    comparison = dataclasses.replace(
+        decide(candidate_score, champion, champion_score, settings.promotion_margin), judged_on=judged_on
+    )
 
     rng = np.random.default_rng(settings.seed)
     reference_rows = min(settings.reference_rows, len(train_x))
@@ -211,6 +242,8 @@ def run(settings: TrainingSettings, events: EventLog) -> Summary:
         "trainer": settings.trainer.value,
         "seed": settings.seed,
         "holdout_share": settings.holdout_share,
+        "eval_data": settings.eval_data.name if settings.eval_data is not None else "",
+        "judged_on": judged_on,
         "promotion_margin": settings.promotion_margin,
         "max_invalid_share": settings.max_invalid_share,
         "data": settings.data.name,

@@ -57,6 +57,10 @@ class TrainingSettings(BaseSettings):
     """`sklearn` or `torch`."""
     seed: int = Field(default=42, ge=0, le=2**32 - 1)
     """Seeds the split and the learner: the same data and settings give the same model."""
+    eval_data: FilePath | None = None
+    """A fixed, trusted evaluation table (same columns). When set, candidate and champion are compared on
+    it instead of the candidate's own holdout, so a bad training table cannot also be its own judge; it
+    must validate completely."""
     holdout_share: float = Field(default=0.2, gt=0.0, lt=1.0)
     """Share of valid rows held out (stratified) to score the candidate and the champion."""
     reference_rows: int = Field(default=5000, ge=1, le=5000)
