@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from lifecycle.events import EventLog
-from monitoring.logs import configure_logging
+from lifecycle.logs import configure_logging
 from monitoring.monitor import Monitor
 from monitoring.settings import MonitoringSettings, SettingsError, load_settings
 
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         settings = _settings(arguments)
-        configure_logging()
+        configure_logging(("monitoring",))
         events = EventLog(settings.events_path, echo=None if settings.events_path else sys.stdout)
         monitor = Monitor(settings, events)
     except (SettingsError, ValueError) as error:

@@ -5,10 +5,10 @@ import sys
 
 import uvicorn
 
+from lifecycle.logs import configure_logging
 from lifecycle.retry import bound_mlflow_http
 from serving.app import create_app
 from serving.auth import ApiKeyFileError
-from serving.logs import configure_logging
 from serving.settings import SettingsError, load_settings
 
 REGISTRY_REQUEST_TIMEOUT_S = 10
@@ -21,7 +21,7 @@ def main() -> int:
     except SettingsError as error:
         print(str(error), file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(("serving", "uvicorn", "uvicorn.error"), settings.log_level)
     if settings.api_keys_file is None:
         print("invalid serving settings: SERVING_API_KEYS_FILE must name the API keys file", file=sys.stderr)
         return 2

@@ -97,12 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     from lifecycle.events import EventLog, EventType  # noqa: PLC0415
+    from lifecycle.logs import configure_logging  # noqa: PLC0415
     from lifecycle.retry import RegistryUnavailableError, one_line, redact  # noqa: PLC0415
     from training.data import DataRejectedError  # noqa: PLC0415
-    from training.logs import configure_logging  # noqa: PLC0415
     from training.pipeline import run  # noqa: PLC0415
 
-    configure_logging(settings.log_level)
+    # MLflow's INFO lines are progress messages, not events.
+    configure_logging(("training",), settings.log_level, quiet=("mlflow", "alembic"))
     events = EventLog(settings.events_path, echo=sys.stdout if settings.events_path is None else None)
     try:
         summary = run(settings, events)

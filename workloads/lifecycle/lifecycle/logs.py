@@ -1,9 +1,13 @@
-"""One JSON object per log line, the shape Cloud Logging, CloudWatch and Azure Monitor parse."""
+"""One JSON object per log line on stderr, the shape Cloud Logging, CloudWatch and Azure Monitor parse.
+
+Shared by the three lifecycle workloads (stdout carries events and summaries, never logs).
+"""
 
 import json
 import logging
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -29,13 +33,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send the `serving` and uvicorn loggers' records to stderr as JSON lines (idempotent)."""
-    for name in ("serving", "uvicorn", "uvicorn.error"):
+class _CurrentStderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is at the time, so a replaced stream (tests) is followed."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def configure_logging(loggers: Sequence[str], level: str = "INFO", *, quiet: Sequence[str] = ()) -> None:
+    """Send `loggers`' records to stderr as JSON lines and raise `quiet` loggers to WARNING (idempotent)."""
+    for name in loggers:
         logger = logging.getLogger(name)
         logger.setLevel(level)
         if not any(isinstance(handler.formatter, JsonFormatter) for handler in logger.handlers):
-            handler = logging.StreamHandler(sys.stderr)
+            handler = _CurrentStderr()
             handler.setFormatter(JsonFormatter())
             logger.addHandler(handler)
         logger.propagate = False
+    for noisy in quiet:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
